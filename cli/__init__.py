@@ -1,0 +1,1 @@
+"""The `zov` command line."""

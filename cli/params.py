@@ -1,0 +1,69 @@
+"""Click parameter types and option bundles shared by the commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from transfers.dates import parse_date
+from transfers.errors import ZovError
+from transfers.vocab import Word
+
+
+class DateParam(click.ParamType):
+    """A date as caseworkers write it: 2023-07-31, 31-7-2023 or 31-07-2023."""
+
+    name = "DATE"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_date(value)
+        except ZovError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class WordParam(click.ParamType):
+    """One of a domain enum's words (or its Dutch label), any case."""
+
+    def __init__(self, enum: type[Word]) -> None:
+        self.enum = enum
+        self.name = "|".join(m.value for m in enum)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, self.enum):
+            return value
+        try:
+            return self.enum.parse(value)
+        except ZovError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+DATE = DateParam()
+
+FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
+                      default="table", show_default=True,
+                      help="table for people; json or csv for scripts")
+
+
+def recorded_options(dated: bool = True) -> Callable[[Callable], Callable]:
+    """--on (effective date), --by (who records) and --note, common to every event command."""
+
+    def decorate(f: Callable) -> Callable:
+        f = click.option("--note", help="free text riding on the event (no names, no BSN)")(f)
+        f = click.option("--by", envvar="ZOV_ACTOR", default=None,
+                         help="who records this [default: $ZOV_ACTOR or your login name]")(f)
+        if dated:
+            f = click.option("--on", type=DATE, default=None,
+                             help="date it happened [default: today]")(f)
+        return f
+
+    return decorate
+
+
+def hulpvorm_option(f: Callable) -> Callable:
+    return click.option("--hulpvorm", "-H",
+                        help="care type; needed only when REF has paths for several")(f)

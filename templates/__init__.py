@@ -1,0 +1,1 @@
+"""Jinja2 templates of the progress memo (shipped as package data)."""

@@ -1,0 +1,1 @@
+"""The care-transfer domain: client paths, Leefhuis places, the phase-out plan, the service."""

@@ -1,0 +1,449 @@
+"""The application service: loads paths and places, calls their commands, saves the events.
+
+Values people type are checked against the plan here; what may happen next is the aggregates'
+business. Each command saves in one transaction; a concurrent change of the same stream makes
+it reload, re-check and try again.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import (
+    IntegrityError,
+    JSONTranscoder,
+    OperationalError,
+    PersistenceError,
+    Transcoding,
+)
+
+from transfers.errors import (
+    AlreadyExists,
+    Ambiguous,
+    ChangedMeanwhile,
+    InvalidValue,
+    NotFound,
+    StoreError,
+)
+from transfers.path import ClientPath, path_id
+from transfers.place import LeefhuisPlace, place_id
+from transfers.plan import Plan, default_plan_text, parse_plan
+from transfers.refs import check_ref, passes_eleven_test
+from transfers.store import StoreURL, parse_store_url, prepare_sqlite_file
+from transfers.stream import Stream
+from transfers.vocab import CloseReason, Outcome, PlaceStage, Stage, Word
+
+PLAN_ID = uuid5(NAMESPACE_URL, "https://zorgoverdracht.invalid/zov/plan")
+ATTEMPTS = 3
+T = TypeVar("T", bound=Stream)
+
+
+class PlanRecord(Aggregate):
+    """The plan adopted in this store, as TOML text; later versions supersede earlier ones."""
+
+    TOPIC = "zov:Plan.v1"
+
+    class Created(Aggregate.Created):
+        TOPIC = "zov:Plan.Created.v1"  # unused: plans are created by Adopted
+
+    @staticmethod
+    def create_id(**_: object) -> UUID:
+        return PLAN_ID
+
+    @event("Adopted", topic="zov:Plan.Adopted.v1")
+    def __init__(self, text: str, source: str, by: str) -> None:
+        self.text, self.source, self.by = text, source, by
+
+    @event("Revised", topic="zov:Plan.Revised.v1")
+    def revise(self, text: str, source: str, by: str) -> None:
+        self.text, self.source, self.by = text, source, by
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class WordAsValue(Transcoding):
+    """Stores a domain enum member as its word."""
+
+    def __init__(self, enum: type[Word]) -> None:
+        self.type, self.name = enum, f"zov.{enum.__name__}"
+
+    def encode(self, obj: Word) -> str:
+        return obj.value
+
+    def decode(self, data: str) -> Word:
+        return self.type(data)
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One event of a stream as `zov show` lists it."""
+
+    version: int
+    event: str
+    on: date
+    details: dict[str, Any]
+    by: str
+    recorded_at: datetime
+    note: str | None
+    voided_by: str | None  # the correction's reason, if this event was voided
+
+
+class Tracker(Application):
+    """The care-transfer tracker: one application, one notification log, per store."""
+
+    name = "Tracker"
+
+    def __init__(self, store: StoreURL) -> None:
+        self.store = store
+        if store.sqlite_path is not None:
+            prepare_sqlite_file(store.sqlite_path)
+        try:
+            super().__init__(env=store.env)
+        except (PersistenceError, sqlite3.DatabaseError) as exc:
+            raise StoreError(f"cannot open the store {store.display}: {_first_line(exc)}") from None
+        self._plan: Plan | None = None
+
+    @classmethod
+    def open(cls, url: str | None = None) -> "Tracker":
+        """Open the store named by `url`, `ZOV_DB` or the default SQLite file."""
+        return cls(parse_store_url(url))
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        for enum in (Stage, Outcome, CloseReason, PlaceStage):
+            transcoder.register(WordAsValue(enum))
+
+    def today(self) -> date:
+        return date.today()
+
+    # -- the plan ------------------------------------------------------------------------
+
+    def plan_record(self) -> PlanRecord | None:
+        try:
+            return self._get(PLAN_ID)
+        except AggregateNotFoundError:
+            return None
+
+    @property
+    def plan(self) -> Plan:
+        """The adopted plan; refuses when the store has none yet."""
+        if self._plan is None:
+            record = self.plan_record()
+            if record is None:
+                raise StoreError(f"the store {self.store.display} has no plan yet; run `zov init` "
+                                 "(or `zov init --plan FILE`) first")
+            self._plan = parse_plan(record.text, record.source)
+        return self._plan
+
+    def adopt_plan(self, text: str | None, source: str, by: str, revise: bool = False) -> Plan:
+        """Adopt a plan (the built-in one if `text` is None); a second one only with `revise`."""
+        text = default_plan_text() if text is None else text
+        plan = parse_plan(text, source)
+        record = self.plan_record()
+        if record is None:
+            record = PlanRecord(text=text, source=source, by=by)
+        elif not revise:
+            raise AlreadyExists(f"the store already has the plan '{parse_plan(record.text).name}' "
+                                f"(from {record.source}); add --revise to adopt a new version")
+        else:
+            self._check_plan_keeps_history(plan)
+            record.revise(text, source, by)
+        self._save(record)
+        self._plan = plan
+        return plan
+
+    def _check_plan_keeps_history(self, plan: Plan) -> None:
+        missing = [h.code for h in self.plan.hulpvormen if h.code not in
+                   {n.code for n in plan.hulpvormen}]
+        if missing:
+            raise InvalidValue(f"the new plan drops hulpvorm {', '.join(missing)}, which "
+                               "recorded paths use; keep it in the plan")
+
+    # -- finding streams ----------------------------------------------------------------
+
+    def _get(self, stream_id: UUID) -> Any:
+        try:
+            return self.repository.get(stream_id)
+        except (OperationalError, sqlite3.DatabaseError) as exc:
+            raise StoreError(f"cannot read the store {self.store.display}: "
+                             f"{_first_line(exc)}") from None
+
+    def paths_of(self, ref: str) -> list[ClientPath]:
+        """All paths of a client reference, one per care type it was registered for."""
+        found = []
+        for h in self.plan.hulpvormen:
+            try:
+                found.append(self._get(path_id(ref.strip(), h.code)))
+            except AggregateNotFoundError:
+                continue
+        return found
+
+    def path(self, ref: str, hulpvorm: str | None = None) -> ClientPath:
+        """The path named by ref (and hulpvorm, needed when the ref has several paths)."""
+        if hulpvorm:
+            code = self.plan.hulpvorm(hulpvorm).code
+            try:
+                return self._get(path_id(ref.strip(), code))
+            except AggregateNotFoundError:
+                raise NotFound(f"{ref} has no {code} path; see `zov show {ref}` "
+                               "or register it with `zov register`") from None
+        paths = self.paths_of(ref)
+        if not paths:
+            raise NotFound(f"no client path '{ref}'; register it first with `zov register`")
+        if len(paths) > 1:
+            codes = " and ".join(p.hulpvorm for p in paths)
+            raise Ambiguous(f"{ref} has paths for {codes}; add --hulpvorm to say which")
+        return paths[0]
+
+    def place(self, place: str) -> LeefhuisPlace:
+        """The Leefhuis place with this code."""
+        try:
+            return self._get(place_id(place.strip()))
+        except AggregateNotFoundError:
+            raise NotFound(f"no Leefhuis place '{place}'; register it with "
+                           "`zov place register`") from None
+
+    # -- saving -------------------------------------------------------------------------
+
+    def _save(self, *aggregates: Aggregate) -> None:
+        try:
+            self.save(*aggregates)
+        except IntegrityError:
+            raise
+        except (OperationalError, sqlite3.DatabaseError) as exc:
+            raise StoreError(f"could not write to the store {self.store.display}: "
+                             f"{_first_line(exc)}; nothing was written") from None
+
+    def _update(self, load: Callable[[], T], act: Callable[[T], None]) -> T:
+        """Load, act, save; on a concurrent change reload and re-check (a few times)."""
+        for _ in range(ATTEMPTS):
+            stream = load()
+            act(stream)
+            try:
+                self._save(stream)
+                return stream
+            except IntegrityError:
+                continue
+        raise ChangedMeanwhile(f"{stream.key} changed meanwhile, {ATTEMPTS} times in a row; "
+                               "try again")
+
+    def _create(self, stream: Stream) -> Stream:
+        try:
+            self._save(stream)
+        except IntegrityError:
+            raise AlreadyExists(f"{stream.key} is already registered; see `zov show`") from None
+        return stream
+
+    # -- checks of what people type ------------------------------------------------------
+
+    def effective_date(self, on: date | None) -> date:
+        """The event's effective date: today if not given; not before the peildatum, not future."""
+        today = self.today()
+        on = on or today
+        if on > today:
+            raise InvalidValue(f"date {on.isoformat()} is in the future; log events once they "
+                               "happened (a planned handover date goes in --planned)")
+        if on < self.plan.peildatum:
+            raise InvalidValue(f"date {on.isoformat()} is before the plan's peildatum "
+                               f"{self.plan.peildatum.isoformat()}")
+        return on
+
+    @staticmethod
+    def actor(by: str) -> str:
+        cleaned = " ".join((by or "").split())
+        if not cleaned:
+            raise InvalidValue("who recorded this is missing; pass --by NAME or set ZOV_ACTOR")
+        return cleaned
+
+    @staticmethod
+    def clean_note(note: str | None) -> str | None:
+        """Notes are free text, but never a BSN: refuse 9-digit numbers passing the eleven-test."""
+        if note is None or not note.strip():
+            return None
+        for word in note.replace(".", "").split():
+            if passes_eleven_test("".join(ch for ch in word if ch.isdigit())):
+                raise InvalidValue("the note contains a number that looks like a BSN; "
+                                   "leave it out, use the pseudonymous reference")
+        return note.strip()
+
+    # -- client path commands ------------------------------------------------------------
+
+    def register(self, ref: str, hulpvorm: str, gemeente: str, by: str,
+                 arrangements: Sequence[str] = (), arrangement_end: date | None = None,
+                 cohort: str | None = None, on: date | None = None,
+                 note: str | None = None) -> ClientPath:
+        """Register a client's path for one care type (from the peildatum overview)."""
+        plan = self.plan
+        h = plan.hulpvorm(hulpvorm)
+        path = ClientPath(
+            ref=check_ref(ref), hulpvorm=h.code, gemeente=plan.gemeente(gemeente),
+            arrangements=[plan.arrangement(a, h) for a in arrangements],
+            arrangement_end=arrangement_end,
+            cohort=plan.cohort(cohort, h) if cohort else None,
+            on=self.effective_date(on or plan.peildatum), by=self.actor(by),
+            note=self.clean_note(note),
+        )
+        return self._create(path)
+
+    def triage(self, ref: str, outcome: Outcome, by: str, on: date | None = None,
+               hulpvorm: str | None = None, note: str | None = None) -> ClientPath:
+        on, by, note = self.effective_date(on), self.actor(by), self.clean_note(note)
+        return self._update(lambda: self.path(ref, hulpvorm),
+                            lambda p: p.triage(outcome, on, by, note))
+
+    def assign(self, ref: str, combinatie: str, by: str, aanbieder: str | None = None,
+               planned: date | None = None, on: date | None = None,
+               hulpvorm: str | None = None, note: str | None = None) -> ClientPath:
+        on, by, note = self.effective_date(on), self.actor(by), self.clean_note(note)
+
+        def act(p: ClientPath) -> None:
+            c = self.plan.combinatie(combinatie, self.plan.hulpvorm(p.hulpvorm))
+            who = self.plan.aanbieder(aanbieder, c) if aanbieder else None
+            p.assign(c.name, who, planned, on, by, note)
+
+        return self._update(lambda: self.path(ref, hulpvorm), act)
+
+    def plan_handover(self, ref: str, planned: date, by: str, on: date | None = None,
+                      hulpvorm: str | None = None, note: str | None = None) -> ClientPath:
+        on, by, note = self.effective_date(on), self.actor(by), self.clean_note(note)
+        return self._update(lambda: self.path(ref, hulpvorm),
+                            lambda p: p.plan_handover(planned, on, by, note))
+
+    def hand_over(self, ref: str, by: str, on: date | None = None, hulpvorm: str | None = None,
+                  note: str | None = None) -> ClientPath:
+        on, by, note = self.effective_date(on), self.actor(by), self.clean_note(note)
+        return self._update(lambda: self.path(ref, hulpvorm), lambda p: p.hand_over(on, by, note))
+
+    def close_path(self, ref: str, reason: CloseReason, by: str, on: date | None = None,
+              hulpvorm: str | None = None, note: str | None = None) -> ClientPath:
+        on, by, note = self.effective_date(on), self.actor(by), self.clean_note(note)
+        return self._update(lambda: self.path(ref, hulpvorm),
+                            lambda p: p.close(reason, on, by, note))
+
+    def amend(self, ref: str, by: str, hulpvorm: str | None = None, gemeente: str | None = None,
+              arrangements: Sequence[str] | None = None, arrangement_end: date | None = None,
+              cohort: str | None = None, note: str | None = None) -> ClientPath:
+        by, note = self.actor(by), self.clean_note(note)
+        if gemeente is None and arrangements is None and arrangement_end is None and cohort is None:
+            raise InvalidValue("nothing to amend; give --gemeente, --arrangement, "
+                               "--arrangement-end or --cohort")
+
+        def act(p: ClientPath) -> None:
+            h = self.plan.hulpvorm(p.hulpvorm)
+            p.amend(
+                self.today(), by, note,
+                gemeente=self.plan.gemeente(gemeente) if gemeente else None,
+                arrangements=[self.plan.arrangement(a, h) for a in arrangements]
+                if arrangements else None,
+                arrangement_end=arrangement_end,
+                cohort=self.plan.cohort(cohort, h) if cohort else None,
+            )
+
+        return self._update(lambda: self.path(ref, hulpvorm), act)
+
+    def correct(self, ref: str, version: int, reason: str, by: str,
+                hulpvorm: str | None = None, note: str | None = None) -> ClientPath:
+        by, note, reason = self.actor(by), self.clean_note(note), _reason(reason)
+        return self._update(lambda: self.path(ref, hulpvorm),
+                            lambda p: p.correct(version, reason, self.today(), by, note))
+
+    # -- Leefhuis place commands ---------------------------------------------------------
+
+    def register_place(self, place: str, leefhuis: str, by: str, occupied: bool = False,
+                       ref: str | None = None, on: date | None = None,
+                       note: str | None = None) -> LeefhuisPlace:
+        """Register a Leefhuis place, occupied (by a client reference) or empty."""
+        if occupied and not ref:
+            raise InvalidValue("an occupied place needs the client's reference (--ref)")
+        stream = LeefhuisPlace(
+            place=check_ref(place), leefhuis=self.plan.leefhuis(leefhuis).name,
+            occupied=occupied, ref=check_ref(ref) if occupied else None,
+            on=self.effective_date(on or self.plan.peildatum), by=self.actor(by),
+            note=self.clean_note(note),
+        )
+        return self._create(stream)
+
+    def decide_place_transfer(self, place: str, combinatie: str, by: str,
+                              aanbieder: str | None = None, on: date | None = None,
+                              note: str | None = None) -> LeefhuisPlace:
+        on, by, note = self.effective_date(on), self.actor(by), self.clean_note(note)
+        c = self.plan.combinatie(combinatie)
+        who = self.plan.aanbieder(aanbieder, c) if aanbieder else None
+        return self._update(lambda: self.place(place),
+                            lambda p: p.decide_transfer(c.name, who, on, by, note))
+
+    def keep_place(self, place: str, by: str, on: date | None = None,
+                   note: str | None = None) -> LeefhuisPlace:
+        on, by, note = self.effective_date(on), self.actor(by), self.clean_note(note)
+        return self._update(lambda: self.place(place), lambda p: p.keep(on, by, note))
+
+    def transfer_place(self, place: str, by: str, on: date | None = None,
+                       note: str | None = None) -> LeefhuisPlace:
+        on, by, note = self.effective_date(on), self.actor(by), self.clean_note(note)
+        return self._update(lambda: self.place(place), lambda p: p.transfer(on, by, note))
+
+    def set_occupancy(self, place: str, occupied: bool, by: str, ref: str | None = None,
+                      on: date | None = None, note: str | None = None) -> LeefhuisPlace:
+        on, by, note = self.effective_date(on), self.actor(by), self.clean_note(note)
+        ref = check_ref(ref) if ref else None
+        return self._update(lambda: self.place(place),
+                            lambda p: p.set_occupancy(occupied, ref, on, by, note))
+
+    def correct_place(self, place: str, version: int, reason: str, by: str,
+                      note: str | None = None) -> LeefhuisPlace:
+        by, note, reason = self.actor(by), self.clean_note(note), _reason(reason)
+        return self._update(lambda: self.place(place),
+                            lambda p: p.correct(version, reason, self.today(), by, note))
+
+    # -- reading ------------------------------------------------------------------------
+
+    def timeline(self, stream: Stream) -> list[TimelineRow]:
+        """The stream's events in order, with when and by whom each was recorded."""
+        recorded = {e.originator_version: e.timestamp for e in self.events.get(stream.id)}
+        voided_by = {s.details["voids"]: s for s in stream.steps if s.kind == Stream.CORRECTED}
+        return [
+            TimelineRow(
+                version=s.version, event=s.kind, on=s.on, details=dict(s.details), by=s.by,
+                recorded_at=recorded[s.version], note=s.note,
+                voided_by=voided_by[s.version].details["reason"] if s.version in voided_by
+                else None,
+            )
+            for s in stream.steps
+        ]
+
+
+def _reason(text: str) -> str:
+    cleaned = " ".join((text or "").split())
+    if not cleaned:
+        raise InvalidValue("a correction needs a reason (--reason)")
+    return cleaned
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def actor_from_env() -> str:
+    """Who is recording: ZOV_ACTOR, else the operating-system user."""
+    import getpass
+
+    return os.environ.get("ZOV_ACTOR") or getpass.getuser()

@@ -1,0 +1,37 @@
+"""Domain errors. Each message is the one sentence a caseworker reads."""
+
+
+class ZovError(Exception):
+    """Base of every refusal the tracker explains to its user (exit code 1)."""
+
+
+class StepNotAllowed(ZovError):
+    """The path or place is not in a stage where this step can happen."""
+
+
+class UnknownValue(ZovError):
+    """A value (gemeente, combinatie, hulpvorm, ...) is not in the plan."""
+
+
+class InvalidValue(ZovError):
+    """A value is malformed or not allowed (a BSN as reference, a date in the future, ...)."""
+
+
+class NotFound(ZovError):
+    """No client path or place with that reference."""
+
+
+class Ambiguous(ZovError):
+    """A reference has several paths and the command did not say which."""
+
+
+class AlreadyExists(ZovError):
+    """A path or place with that reference is already registered."""
+
+
+class ChangedMeanwhile(ZovError):
+    """Someone else kept changing the same stream; the caller may try again."""
+
+
+class StoreError(ZovError):
+    """The store cannot be opened or used (bad URL, unreachable server, not a zov store)."""

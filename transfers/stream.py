@@ -1,0 +1,162 @@
+"""What client paths and Leefhuis places share: dated steps, and corrections that void them.
+
+A stream's state is a fold of its steps, minus the voided ones. Each step kind has a rule
+(why it would be refused in a given state) and an effect (the new state). Recording checks
+the rule; replaying the stored history only applies effects, so history recorded under older
+rules always loads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, ClassVar, Generic, TypeVar
+
+from eventsourcing.domain import Aggregate
+
+from transfers.errors import StepNotAllowed
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One recorded fact: its version in the stream, kind, effective date and details."""
+
+    version: int
+    kind: str
+    on: date
+    by: str
+    note: str | None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StepKind(Generic[S]):
+    """How one kind of step is checked and what it changes."""
+
+    refusal: Callable[[S, Step], str | None]
+    effect: Callable[[S, Step], S]
+    dated: bool = True  # takes part in the "not before the previous event" rule
+
+
+class Stream(Aggregate):
+    """Base of ClientPath and LeefhuisPlace: steps, folding, the date rule, corrections."""
+
+    KINDS: ClassVar[Mapping[str, StepKind[Any]]] = {}
+    REGISTERED: ClassVar[str] = "Registered"
+    CORRECTED: ClassVar[str] = "Corrected"
+
+    class Event(Aggregate.Event):
+        pass
+
+    # -- naming --------------------------------------------------------------------------
+    @property
+    def key(self) -> str:
+        """How the caseworker names this stream in messages."""
+        raise NotImplementedError
+
+    def initial_state(self, registered: Step) -> Any:
+        raise NotImplementedError
+
+    # -- state ---------------------------------------------------------------------------
+    def _start(self, on: date, by: str, note: str | None, **details: Any) -> None:
+        self.steps, self.voided = [], {}
+        self._append(self.REGISTERED, on, by, note, details)
+        self.state = self.initial_state(self.steps[0])
+
+    def _append(self, kind: str, on: date, by: str, note: str | None,
+                details: Mapping[str, Any]) -> Step:
+        step = Step(len(self.steps) + 1, kind, on, by, note, details)
+        self.steps.append(step)
+        return step
+
+    def _record(self, kind: str, on: date, by: str, note: str | None, **details: Any) -> None:
+        """Body of every non-creating @event method: append the step and fold it in."""
+        step = self._append(kind, on, by, note, details)
+        self.state = self.KINDS[kind].effect(self.state, step)
+
+    def _void(self, version: int, reason: str, on: date, by: str, note: str | None) -> None:
+        """Body of the Corrected @event method: mark the step void and refold."""
+        self._append(self.CORRECTED, on, by, note, {"voids": version, "reason": reason})
+        self.voided[version] = reason
+        self.state = self._fold(self.live_steps(), strict=False)
+
+    def live_steps(self) -> list[Step]:
+        """The steps that count: not corrections, not voided."""
+        return [s for s in self.steps if s.kind != self.CORRECTED and s.version not in self.voided]
+
+    def _fold(self, steps: list[Step], strict: bool) -> Any:
+        if not steps or steps[0].kind != self.REGISTERED:
+            return self.void_state()
+        state = self.initial_state(steps[0])
+        last_on = steps[0].on
+        for step in steps[1:]:
+            kind = self.KINDS[step.kind]
+            if strict:
+                why = self._date_refusal(step.on, last_on) if kind.dated else None
+                why = why or kind.refusal(state, step)
+                if why:
+                    raise StepNotAllowed(why)
+            state = kind.effect(state, step)
+            if kind.dated:
+                last_on = step.on
+        return state
+
+    def void_state(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def last_on(self) -> date:
+        """Effective date of the latest dated step that still counts."""
+        return max(s.on for s in self.live_steps() if s.kind == self.REGISTERED
+                   or self.KINDS[s.kind].dated)
+
+    def _date_refusal(self, on: date, last_on: date) -> str | None:
+        if on < last_on:
+            return (f"date {on.isoformat()} is before the previous event "
+                    f"({last_on.isoformat()}); log events in the order they happened, "
+                    "or correct the earlier event")
+        return None
+
+    # -- commands ------------------------------------------------------------------------
+    def check(self, kind: str, on: date, **details: Any) -> None:
+        """Refuse the step if the rules of this stream do not allow it now."""
+        if self.is_void:
+            raise StepNotAllowed(f"{self.key}: the registration was voided; nothing more "
+                                 "can be logged on it")
+        rule = self.KINDS[kind]
+        probe = Step(len(self.steps) + 1, kind, on, "", None, details)
+        why = (self._date_refusal(on, self.last_on) if rule.dated else None) or rule.refusal(
+            self.state, probe)
+        if why:
+            raise StepNotAllowed(f"{self.key}: {why}")
+
+    @property
+    def is_void(self) -> bool:
+        return 1 in self.voided
+
+    def check_correction(self, version: int) -> None:
+        """Refuse voiding `version` unless the remaining history is still a valid path."""
+        if not 1 <= version <= len(self.steps):
+            raise StepNotAllowed(f"{self.key} has no event {version}; its events are "
+                                 f"1-{len(self.steps)} (see `zov show`)")
+        step = self.steps[version - 1]
+        if step.kind == self.CORRECTED:
+            raise StepNotAllowed(f"{self.key}: event {version} is a correction; corrections "
+                                 "cannot be voided, log the step again instead")
+        if version in self.voided:
+            raise StepNotAllowed(f"{self.key}: event {version} is already voided")
+        if version == 1:
+            return  # voiding the registration voids the whole stream
+        remaining = [s for s in self.live_steps() if s.version != version]
+        try:
+            self._fold(remaining, strict=True)
+        except StepNotAllowed as exc:
+            later = [s.version for s in remaining if s.version > version]
+            raise StepNotAllowed(
+                f"{self.key}: cannot void event {version} ({step.kind}) while later events "
+                f"depend on it ({exc}); void the later events first: "
+                f"{', '.join(map(str, reversed(later)))}"
+            ) from None
