@@ -66,8 +66,6 @@ def cli(ctx: click.Context, db: str | None) -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    from cli import commands, places  # noqa: F401  (registers the commands)
-
     cli(prog_name="zov")
 
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -37,7 +38,12 @@ from transfers.path import ClientPath, path_id
 from transfers.place import LeefhuisPlace, place_id
 from transfers.plan import Plan, default_plan_text, parse_plan
 from transfers.refs import check_ref, passes_eleven_test
-from transfers.store import StoreURL, parse_store_url, prepare_sqlite_file
+from transfers.store import (
+    StoreURL,
+    ensure_postgres_schema,
+    parse_store_url,
+    prepare_sqlite_file,
+)
 from transfers.stream import Stream
 from transfers.vocab import CloseReason, Outcome, PlaceStage, Stage, Word
 
@@ -114,11 +120,14 @@ class Tracker(Application):
         self.store = store
         if store.sqlite_path is not None:
             prepare_sqlite_file(store.sqlite_path)
+        elif store.env.get("POSTGRES_SCHEMA"):
+            ensure_postgres_schema(store)
         try:
             super().__init__(env=store.env)
         except (PersistenceError, sqlite3.DatabaseError) as exc:
             raise StoreError(f"cannot open the store {store.display}: {_first_line(exc)}") from None
         self._plan: Plan | None = None
+        self._batch: dict[UUID, Aggregate] | None = None
 
     @classmethod
     def open(cls, url: str | None = None) -> "Tracker":
@@ -180,6 +189,8 @@ class Tracker(Application):
     # -- finding streams ----------------------------------------------------------------
 
     def _get(self, stream_id: UUID) -> Any:
+        if self._batch is not None and stream_id in self._batch:
+            return self._batch[stream_id]
         try:
             return self.repository.get(stream_id)
         except (OperationalError, sqlite3.DatabaseError) as exc:
@@ -223,6 +234,28 @@ class Tracker(Application):
 
     # -- saving -------------------------------------------------------------------------
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run many commands and save all their events in one transaction at the end.
+
+        Inside, streams are loaded once and kept; nothing is written until the block ends
+        without an exception. If any stream changed meanwhile, nothing is written.
+        """
+        if self._batch is not None:
+            raise RuntimeError("batches do not nest")
+        self._batch = {}
+        try:
+            yield
+            pending = list(self._batch.values())
+        finally:
+            self._batch = None
+        if pending:
+            try:
+                self._save(*pending)
+            except IntegrityError:
+                raise ChangedMeanwhile("another user changed some of these clients meanwhile; "
+                                       "nothing was written, run it again") from None
+
     def _save(self, *aggregates: Aggregate) -> None:
         try:
             self.save(*aggregates)
@@ -234,6 +267,11 @@ class Tracker(Application):
 
     def _update(self, load: Callable[[], T], act: Callable[[T], None]) -> T:
         """Load, act, save; on a concurrent change reload and re-check (a few times)."""
+        if self._batch is not None:
+            stream = load()
+            act(stream)
+            self._batch[stream.id] = stream
+            return stream
         for _ in range(ATTEMPTS):
             stream = load()
             act(stream)
@@ -246,6 +284,11 @@ class Tracker(Application):
                                "try again")
 
     def _create(self, stream: Stream) -> Stream:
+        if self._batch is not None:
+            if stream.id in self._batch or stream.id in self.repository:
+                raise AlreadyExists(f"{stream.key} is already registered; see `zov show`")
+            self._batch[stream.id] = stream
+            return stream
         try:
             self._save(stream)
         except IntegrityError:

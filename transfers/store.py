@@ -81,3 +81,25 @@ def prepare_sqlite_file(path: Path) -> None:
         os.close(fd)
     except OSError as exc:
         raise StoreError(f"cannot create the store file {path}: {exc.strerror}") from None
+
+
+def postgres_conninfo(store: StoreURL) -> dict[str, str]:
+    """Connection keywords for psycopg, from the store's settings."""
+    env = store.env
+    return {"dbname": env["POSTGRES_DBNAME"], "host": env["POSTGRES_HOST"],
+            "port": env["POSTGRES_PORT"], "user": env["POSTGRES_USER"],
+            "password": env["POSTGRES_PASSWORD"], "connect_timeout": env["POSTGRES_CONNECT_TIMEOUT"]}
+
+
+def ensure_postgres_schema(store: StoreURL) -> None:
+    """Create the schema named in the URL (`?schema=`) if it does not exist yet."""
+    import psycopg
+    from psycopg import sql
+
+    try:
+        with psycopg.connect(**postgres_conninfo(store), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                sql.Identifier(store.env["POSTGRES_SCHEMA"])))
+    except psycopg.Error as exc:
+        first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
+        raise StoreError(f"cannot open the store {store.display}: {first}") from None

@@ -1,0 +1,72 @@
+"""Fixtures shared by all tests: a fresh store on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from transfers.app import Tracker
+
+PG_DSN = os.environ.get("ZOV_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+STORES = ["sqlite", "postgres"]
+
+
+def postgres_available() -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(PG_DSN.replace("postgresql://", "postgresql://", 1),
+                             connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+def require_postgres() -> None:
+    """Skip locally without PostgreSQL, but fail loudly in CI (CI=true)."""
+    if postgres_available():
+        return
+    message = f"PostgreSQL is not reachable at {PG_DSN}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(message + " (CI needs it: .ci/run starts it)")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'zov.sqlite'}"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL store in a fresh schema of its own, dropped afterwards."""
+    require_postgres()
+    import psycopg
+
+    schema = f"zov_test_{uuid.uuid4().hex[:12]}"
+    yield f"{PG_DSN}?schema={schema}"
+    with psycopg.connect(PG_DSN, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture(params=STORES)
+def store_url(request) -> str:
+    """The URL of an empty store, once on SQLite and once on PostgreSQL."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return request.getfixturevalue(name)
+
+
+@pytest.fixture
+def tracker(store_url) -> Iterator[Tracker]:
+    """A tracker on an empty store with the built-in plan adopted."""
+    t = Tracker.open(store_url)
+    t.adopt_plan(None, "built-in", "test")
+    yield t
+    t.close()
+
+
+D = date  # short alias for readable test histories
