@@ -57,7 +57,8 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], width: int 
         widths[widest] -= 1
 
     def line(values: Sequence[str]) -> str:
-        parts = [(v if len(v) <= w else v[: w - 1] + "…").ljust(w) for v, w in zip(values, widths)]
+        parts = [(v if len(v) <= w else v[: w - 1] + "…").ljust(w)
+                 for v, w in zip(values, widths, strict=True)]
         return "  ".join(parts).rstrip()
 
     out = [line(columns), line(["-" * w for w in widths])]

@@ -130,7 +130,7 @@ class Tracker(Application):
         self._batch: dict[UUID, Aggregate] | None = None
 
     @classmethod
-    def open(cls, url: str | None = None) -> "Tracker":
+    def open(cls, url: str | None = None) -> Tracker:
         """Open the store named by `url`, `ZOV_DB` or the default SQLite file."""
         return cls(parse_store_url(url))
 

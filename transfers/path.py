@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -47,6 +48,15 @@ class PathState:
 # -- the state machine: per step kind, why it is refused and what it changes ----------------
 
 
+def _while_open(rule: Callable[[PathState, Step], str | None]):
+    """Nothing can be logged on a closed path: check that before the step's own rule."""
+
+    def refusal(s: PathState, step: Step) -> str | None:
+        return rule(s, step) if s.is_open else f"the path is already {s.stage.value}"
+
+    return refusal
+
+
 def _triage_refusal(s: PathState, step: Step) -> str | None:
     if s.stage not in (Stage.REGISTERED, Stage.TRIAGED):
         return f"triage is only possible before a receiving party is assigned (now: {s.stage.value})"
@@ -74,11 +84,9 @@ def _handover_refusal(s: PathState, step: Step) -> str | None:
     return None
 
 
-# Which close reasons fit which state; ended, moved-away and other fit any open path.
 def _close_refusal(s: PathState, step: Step) -> str | None:
+    """Which close reasons fit which state; ended, moved-away and other fit any open path."""
     reason = step.details["reason"]
-    if not s.is_open:
-        return f"the path is already {s.stage.value}"
     if reason is CloseReason.TRANSFERRED and s.stage is not Stage.HANDED_OVER:
         return f"closing as transferred needs the warm handover first (now: {s.stage.value})"
     if reason is CloseReason.CONTINUED and s.outcome is not Outcome.CONTINUE:
@@ -86,10 +94,6 @@ def _close_refusal(s: PathState, step: Step) -> str | None:
     if reason is CloseReason.EDUCATION and s.outcome is not Outcome.FOLLOW_UP:
         return "closing as education needs the triage outcome 'follow-up'"
     return None
-
-
-def _open_refusal(s: PathState, step: Step) -> str | None:
-    return None if s.is_open else f"the path is already {s.stage.value}"
 
 
 def _triaged(s: PathState, step: Step) -> PathState:
@@ -122,11 +126,11 @@ def _amended(s: PathState, step: Step) -> PathState:
 
 
 PATH_STEPS: dict[str, StepKind[PathState]] = {
-    "Triaged": StepKind(_triage_refusal, _triaged),
-    "ReceiverAssigned": StepKind(_assign_refusal, _assigned),
-    "HandoverPlanned": StepKind(_schedule_refusal, _scheduled),
-    "HandoverDone": StepKind(_handover_refusal, _handed_over),
-    "Closed": StepKind(_close_refusal, _closed),
+    "Triaged": StepKind(_while_open(_triage_refusal), _triaged),
+    "ReceiverAssigned": StepKind(_while_open(_assign_refusal), _assigned),
+    "HandoverPlanned": StepKind(_while_open(_schedule_refusal), _scheduled),
+    "HandoverDone": StepKind(_while_open(_handover_refusal), _handed_over),
+    "Closed": StepKind(_while_open(_close_refusal), _closed),
     # Amending registration details corrects them for all time, so it is not dated.
     "RegistrationAmended": StepKind(lambda s, step: None, _amended, dated=False),
 }

@@ -9,14 +9,14 @@ from enum import Enum
 class Word(Enum):
     """An enum member holds the stored word (value) and its Dutch label."""
 
-    def __new__(cls, value: str, label: str) -> "Word":
+    def __new__(cls, value: str, label: str) -> Word:
         member = object.__new__(cls)
         member._value_ = value
         member.label = label
         return member
 
     @classmethod
-    def parse(cls, text: str) -> "Word":
+    def parse(cls, text: str) -> Word:
         """Find the member by value, name or Dutch label, ignoring case, '-', '_' and spaces."""
         from transfers.errors import UnknownValue
 
