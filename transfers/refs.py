@@ -19,7 +19,8 @@ def passes_eleven_test(digits: str) -> bool:
 
 
 def check_ref(ref: str) -> str:
-    """Return the reference stripped, or refuse it with the reason."""
+    """Return the reference stripped and upper-cased (references are case-insensitive),
+    or refuse it with the reason."""
     cleaned = ref.strip()
     if not _REF.match(cleaned):
         raise InvalidValue(
@@ -31,4 +32,4 @@ def check_ref(ref: str) -> str:
             f"reference '{ref}' looks like a BSN (it passes the eleven-test); "
             "store a pseudonymous reference, never a citizen service number"
         )
-    return cleaned
+    return cleaned.upper()

@@ -1,0 +1,117 @@
+"""The CLI's behaviour through click's CliRunner, on both stores."""
+
+import json
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.fixture
+def zov(store_url, monkeypatch):
+    """Run `zov --db URL ARGS...` in-process; the store starts with the built-in plan."""
+    monkeypatch.setenv("ZOV_ACTOR", "tester")
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(cli, ["--db", store_url, *args], catch_exceptions=False)
+
+    assert run("init").exit_code == 0
+    return run
+
+
+def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    found = []
+    for name, command in group.commands.items():
+        found.append((f"{prefix}{name}", command))
+        if isinstance(command, click.Group):
+            found += all_commands(command, f"{prefix}{name} ")
+    return found
+
+
+def test_every_command_has_help_with_an_example_and_is_in_the_readme():
+    readme = README.read_text("utf-8")
+    runner = CliRunner()
+    for name, _ in all_commands(cli):
+        result = runner.invoke(cli, [*name.split(), "--help"])
+        assert result.exit_code == 0, name
+        assert "Example:" in result.output, f"zov {name} --help has no example"
+        assert f"zov {name}" in readme, f"zov {name} is not in the README"
+
+
+def test_a_full_path_is_logged_and_shown(zov):
+    assert zov("register", "C-1", "-H", "MKD", "-g", "Stein", "--arrangement", "MKD").exit_code == 0
+    assert zov("triage", "C-1", "--outcome", "transfer", "--on", "2-5-2023").exit_code == 0
+    result = zov("assign", "C-1", "-c", "Kracht van Dichtbij", "--planned", "2023-09-01",
+                 "--on", "2023-06-01")
+    assert result.output.strip() == "C-1 (MKD): receiving party Kracht van Dichtbij; now assigned"
+    assert zov("handover", "C-1", "--on", "2023-09-01").exit_code == 0
+    assert zov("close", "C-1", "--reason", "overgedragen", "--on", "2023-09-02").exit_code == 0
+    shown = json.loads(zov("show", "C-1", "--format", "json").output)
+    assert [r["event"] for r in shown] == ["Registered", "Triaged", "ReceiverAssigned",
+                                           "HandoverDone", "Closed"]
+    assert set(shown[0]) == {"ref", "hulpvorm", "event_no", "on", "event", "details", "note",
+                             "by", "recorded_at", "voided"}
+    assert shown[4]["details"] == "reason=transferred" and shown[4]["by"] == "tester"
+    table = zov("show", "C-1").output
+    assert table.startswith("C-1 (MKD) — closed, gemeente Stein, receiving Kracht van Dichtbij")
+    assert max(len(line) for line in table.splitlines()) <= 80
+
+
+def test_a_refusal_is_one_line_on_stderr_and_exit_code_1(zov):
+    zov("register", "C-1", "-H", "MKD", "-g", "Stein")
+    result = zov("handover", "C-1", "--on", "2023-05-01")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.strip().count("\n") == 0
+    assert "warm handover needs a receiving party first" in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (("triage", "C-1", "--outcome", "maybe"), "unknown outcome 'maybe'"),
+    (("triage", "C-1", "--outcome", "transfer", "--on", "31-02-2023"), "not a date in the calendar"),
+    (("correct", "C-1", "--event", "0", "--reason", "x"), "0 is not in the range"),
+    (("register", "C-2", "-H", "MKD"), "Missing option '--gemeente'"),
+])
+def test_usage_mistakes_exit_with_code_2_and_say_what_to_fix(zov, args, message):
+    result = zov(*args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_a_correction_shows_in_the_timeline(zov):
+    zov("register", "C-1", "-H", "MKD", "-g", "Stein")
+    zov("triage", "C-1", "--outcome", "ends", "--on", "2023-05-01")
+    result = zov("correct", "C-1", "--event", "2", "--reason", "outcome was transfer")
+    assert "event 2 voided; now registered" in result.output
+    shown = json.loads(zov("show", "C-1", "--format", "json").output)
+    assert shown[1]["voided"] == "outcome was transfer" and shown[2]["event"] == "Corrected"
+
+
+def test_csv_output_defuses_spreadsheet_formulas(zov):
+    zov("register", "C-1", "-H", "MKD", "-g", "Stein", "--note", "=HYPERLINK(\"x\")")
+    out = zov("show", "C-1", "--format", "csv").output
+    assert "'=HYPERLINK" in out and ",=HYPERLINK" not in out
+
+
+def test_info_names_the_store_and_the_plan(zov, store_url):
+    info = json.loads(zov("info", "--format", "json").output)
+    assert info["plan"] == "Afbouw XONAR Zuid-Limburg 2023"
+    assert info["events"] == 1 and info["kind"] in {"sqlite", "postgresql"}
+    assert re.sub(r":[^@/]*@", "@", store_url) .split("?")[0][:10] in info["store"]
+
+
+def test_the_place_commands_follow_a_place(zov):
+    assert zov("place", "register", "LH-E-01", "--leefhuis", "LH-E", "--occupied",
+               "--ref", "C-9").exit_code == 0
+    assert zov("place", "decide", "LH-E-01", "-c", "HOOM", "--on", "2023-05-10").exit_code == 0
+    result = zov("place", "transfer", "LH-E-01", "--on", "2023-07-01")
+    assert result.output.strip() == "place LH-E-01: transferred; now transferred, occupied by C-9"
+    refused = zov("place", "keep", "LH-E-01")
+    assert refused.exit_code == 1 and "already transferred" in refused.stderr

@@ -1,0 +1,156 @@
+"""The tracker service on the real stores: SQLite and PostgreSQL."""
+
+from datetime import date as D
+from datetime import timedelta
+
+import pytest
+
+from transfers.app import Tracker
+from transfers.errors import (
+    AlreadyExists,
+    Ambiguous,
+    InvalidValue,
+    NotFound,
+    StepNotAllowed,
+    StoreError,
+    UnknownValue,
+)
+from transfers.vocab import CloseReason, Outcome, PlaceStage, Stage
+
+
+def test_a_path_survives_a_reopen_of_the_store(tracker, store_url):
+    tracker.register("C-1", "mkd", "valkenburg a/d geul", "anna", arrangements=["mkd"],
+                     arrangement_end=D(2023, 8, 31), cohort="zorgklas")
+    tracker.triage("C-1", Outcome.TRANSFER, "anna", on=D(2023, 5, 2))
+    tracker.assign("C-1", "kvd", "anna", aanbieder="mutsaersstichting", on=D(2023, 6, 1),
+                   planned=D(2023, 9, 1))
+    tracker.hand_over("C-1", "bert", on=D(2023, 9, 1))
+    tracker.close_path("C-1", CloseReason.TRANSFERRED, "bert", on=D(2023, 9, 2))
+    with Tracker.open(store_url) as again:
+        path = again.path("C-1")
+        assert path.stage is Stage.CLOSED
+        s = path.state
+        assert (s.gemeente, s.cohort, s.arrangements) == ("Valkenburg aan de Geul", "Zorgklas",
+                                                          ("MKD",))
+        assert (s.combinatie, s.aanbieder) == ("Kracht van Dichtbij", "Mutsaersstichting")
+        assert [r.by for r in again.timeline(path)] == ["anna"] * 3 + ["bert"] * 2
+
+
+def test_registration_on_defaults_to_the_peildatum(tracker):
+    path = tracker.register("C-1", "MKD", "Stein", "anna")
+    assert path.state.registered_on == tracker.plan.peildatum
+
+
+def test_a_second_registration_of_the_same_path_is_refused(tracker):
+    tracker.register("C-1", "MKD", "Stein", "anna")
+    with pytest.raises(AlreadyExists, match="C-1 \\(MKD\\) is already registered"):
+        tracker.register("c-1", "MKD", "Beek", "anna")
+
+
+def test_a_ref_with_several_paths_needs_the_hulpvorm(tracker):
+    tracker.register("C-1", "DB Xtra", "Stein", "anna")
+    tracker.register("C-1", "Echtscheidingenhulp", "Stein", "anna")
+    with pytest.raises(Ambiguous, match="add --hulpvorm"):
+        tracker.triage("C-1", Outcome.CONTINUE, "anna")
+    tracker.triage("C-1", Outcome.CONTINUE, "anna", hulpvorm="db xtra")
+    assert {p.hulpvorm: p.stage for p in tracker.paths_of("C-1")} == {
+        "DB Xtra": Stage.TRIAGED, "Echtscheidingenhulp": Stage.REGISTERED}
+
+
+def test_unknown_refs_and_values_are_refused_clearly(tracker):
+    with pytest.raises(NotFound, match="register it first"):
+        tracker.triage("C-404", Outcome.TRANSFER, "anna")
+    with pytest.raises(UnknownValue, match="unknown hulpvorm 'Kinderopvang'"):
+        tracker.register("C-1", "Kinderopvang", "Stein", "anna")
+    tracker.register("C-1", "MKD", "Stein", "anna")
+    tracker.triage("C-1", Outcome.TRANSFER, "anna")
+    with pytest.raises(UnknownValue, match="does not receive MKD"):
+        tracker.assign("C-1", "HOOM", "anna")
+
+
+def test_dates_in_the_future_or_before_the_peildatum_are_refused(tracker):
+    with pytest.raises(InvalidValue, match="before the plan's peildatum"):
+        tracker.register("C-1", "MKD", "Stein", "anna", on=D(2023, 3, 31))
+    tracker.register("C-1", "MKD", "Stein", "anna")
+    with pytest.raises(InvalidValue, match="in the future"):
+        tracker.triage("C-1", Outcome.TRANSFER, "anna", on=D.today() + timedelta(days=1))
+    assert tracker.path("C-1").version == 1
+
+
+def test_notes_with_a_bsn_are_refused(tracker):
+    with pytest.raises(InvalidValue, match="looks like a BSN"):
+        tracker.register("C-1", "MKD", "Stein", "anna", note="bsn 111222333 per mail")
+
+
+def test_a_concurrent_change_is_rechecked_not_lost(tracker, store_url):
+    tracker.register("C-1", "MKD", "Stein", "anna")
+    tracker.triage("C-1", Outcome.TRANSFER, "anna", on=D(2023, 5, 1))
+    other = Tracker.open(store_url)
+    stale = tracker.path("C-1")
+    other.assign("C-1", "Kracht van Dichtbij", "bert", on=D(2023, 6, 1))
+    loads = iter([stale])
+
+    def load():  # first hand out the copy loaded before the other caseworker's write
+        return next(loads, None) or tracker.path("C-1")
+
+    path = tracker._update(load, lambda p: p.assign("JENS", None, None, D(2023, 6, 2), "anna"))
+    assert [r.event for r in tracker.timeline(path)] == [
+        "Registered", "Triaged", "ReceiverAssigned", "ReceiverAssigned"]
+    assert path.version == 4 and other.path("C-1").state.combinatie == "JENS"
+    other.close()
+
+
+def test_a_retry_rechecks_the_rules_against_what_changed(tracker, store_url):
+    tracker.register("C-1", "MKD", "Stein", "anna")
+    tracker.triage("C-1", Outcome.TRANSFER, "anna", on=D(2023, 5, 1))
+    tracker.assign("C-1", "JENS", "anna", on=D(2023, 6, 1))
+    other = Tracker.open(store_url)
+    stale = tracker.path("C-1")
+    other.correct("C-1", 3, "party not agreed yet", "bert")  # voids the assignment
+    loads = iter([stale])
+    with pytest.raises(StepNotAllowed, match="needs a receiving party"):
+        tracker._update(lambda: next(loads, None) or tracker.path("C-1"),
+                        lambda p: p.hand_over(D(2023, 7, 1), "anna"))
+    assert tracker.path("C-1").stage is Stage.TRIAGED
+    other.close()
+
+
+def test_a_place_keeps_its_client_when_transferred(tracker):
+    tracker.register_place("LH-E-01", "lh-e", "anna", occupied=True, ref="C-7")
+    tracker.decide_place_transfer("LH-E-01", "hoom", "anna", on=D(2023, 5, 10))
+    place = tracker.transfer_place("LH-E-01", "anna", on=D(2023, 7, 1))
+    assert place.stage is PlaceStage.TRANSFERRED and place.state.ref == "C-7"
+    with pytest.raises(UnknownValue, match="unknown leefhuis"):
+        tracker.register_place("LH-Z-01", "LH-Z", "anna")
+
+
+def test_a_plan_is_adopted_once_and_revised_on_request(tracker):
+    with pytest.raises(AlreadyExists, match="add --revise"):
+        tracker.adopt_plan(None, "built-in", "anna")
+    text = tracker.plan_record().text.replace("deadline = 2023-12-31", "deadline = 2024-06-30")
+    assert str(tracker.adopt_plan(text, "revised.toml", "anna", revise=True).deadline) == "2024-06-30"
+    dropped = text.replace('code = "MKD"', 'code = "MKDX"')
+    with pytest.raises(InvalidValue, match="drops hulpvorm MKD"):
+        tracker.adopt_plan(dropped, "bad.toml", "anna", revise=True)
+
+
+def test_a_store_without_plan_says_to_run_init(store_url):
+    with Tracker.open(store_url) as t, pytest.raises(StoreError, match="run `zov init`"):
+        t.register("C-1", "MKD", "Stein", "anna")
+
+
+def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path):
+    bogus = tmp_path / "notes.sqlite"
+    bogus.write_text("this is not a database\n" * 100)
+    with pytest.raises(StoreError, match="cannot open the store"):
+        Tracker.open(f"sqlite:///{bogus}")
+
+
+@pytest.mark.parametrize("url, message", [
+    ("mysql://x/y", "not understood"),
+    ("sqlite:///", "names no file"),
+    ("postgresql://127.0.0.1:1/zov", "cannot open the store"),
+])
+def test_bad_store_urls_are_refused_clearly(url, message):
+    with pytest.raises(StoreError, match=message):
+        Tracker.open(url).plan_record()
