@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -41,16 +42,25 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'zov.sqlite'}"
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """A PostgreSQL store in a fresh schema of its own, dropped afterwards."""
+@contextmanager
+def fresh_schema_url(prefix: str = "zov_test") -> Iterator[str]:
+    """The URL of a PostgreSQL store in a fresh schema of its own, dropped afterwards."""
     require_postgres()
     import psycopg
 
-    schema = f"zov_test_{uuid.uuid4().hex[:12]}"
-    yield f"{PG_DSN}?schema={schema}"
-    with psycopg.connect(PG_DSN, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        yield f"{PG_DSN}?schema={schema}"
+    finally:
+        with psycopg.connect(PG_DSN, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL store in a fresh schema of its own, dropped afterwards."""
+    with fresh_schema_url() as url:
+        yield url
 
 
 @pytest.fixture(params=STORES)
@@ -67,6 +77,31 @@ def tracker(store_url) -> Iterator[Tracker]:
     t.adopt_plan(None, "built-in", "test")
     yield t
     t.close()
+
+
+@pytest.fixture
+def cli_runner(monkeypatch):
+    """A factory: `run = cli_runner(url)`, then `run(*args)` runs `zov --db URL ARGS...`
+    in-process (as ZOV_ACTOR=tester) and asserts the exit code (`code`, None: any)."""
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    monkeypatch.setenv("ZOV_ACTOR", "tester")
+
+    def for_url(url: str, *, code: int | None = 0):
+        runner = CliRunner()
+        expected = code
+
+        def run(*args: str, code: int | None = expected):
+            result = runner.invoke(cli, ["--db", url, *args], catch_exceptions=False)
+            if code is not None:
+                assert result.exit_code == code, (result.output, result.stderr)
+            return result
+
+        return run
+
+    return for_url
 
 
 D = date  # short alias for readable test histories

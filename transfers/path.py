@@ -250,3 +250,6 @@ class ClientPath(Stream):
         """Void an earlier event; the remaining history must still be a valid path."""
         self.check_correction(version)
         self._corrected(version, reason, on, by, note)
+
+    # Fields of the registration that name the path rather than describe it (read models).
+    IDENTITY = ("ref", "hulpvorm")

@@ -171,3 +171,6 @@ class LeefhuisPlace(Stream):
         """Void an earlier event; the remaining history must still be valid."""
         self.check_correction(version)
         self._corrected(version, reason, on, by, note)
+
+    # Fields of the registration that name the place rather than describe it (read models).
+    IDENTITY = ("place",)

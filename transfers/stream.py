@@ -8,7 +8,7 @@ rules always loads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar, Generic, TypeVar
@@ -160,3 +160,55 @@ class Stream(Aggregate):
                 f"depend on it ({exc}); void the later events first: "
                 f"{', '.join(map(str, reversed(later)))}"
             ) from None
+
+    # -- read-model helpers: pure, read-only --------------------------------------------
+    # Read models fold stored events without building aggregates; these helpers keep
+    # the meaning of a step in one place, the domain.
+
+    IDENTITY: ClassVar[tuple[str, ...]] = ()  # fields of the registration naming the stream
+
+    @classmethod
+    def step_of(cls, version: int, kind: str, fields: Mapping[str, Any]) -> Step:
+        """The step an event of this stream appends, from the event's recorded fields.
+
+        Mirrors the @event bodies: every field except the effective date, who and note,
+        the stream's identity (on the registration) and the library's own bookkeeping
+        is a detail of the step.
+        """
+        skip = _NOT_DETAILS.union(cls.IDENTITY) if kind == cls.REGISTERED else _NOT_DETAILS
+        details = {k: v for k, v in fields.items() if k not in skip}
+        return Step(version, kind, fields["on"], fields["by"], fields["note"], details)
+
+    @classmethod
+    def effective_states(cls, steps: Sequence[Step],
+                         voided: Container[int]) -> list[tuple[Step, Any]]:
+        """The state in effect from each dated live step on, oldest first; empty if void.
+
+        Undated steps (amendments of the registration) hold for all time, so they are
+        folded in before the dated ones. Effective dates are non-decreasing. The last
+        state equals the aggregate's state.
+        """
+        live = [s for s in steps if s.kind != cls.CORRECTED and s.version not in voided]
+        if not live or live[0].kind != cls.REGISTERED:
+            return []
+        state = cls.initial_state(object.__new__(cls), live[0])
+        for step in live[1:]:
+            if not cls.KINDS[step.kind].dated:
+                state = cls.KINDS[step.kind].effect(state, step)
+        timeline = [(live[0], state)]
+        for step in live[1:]:
+            kind = cls.KINDS[step.kind]
+            if kind.dated:
+                state = kind.effect(state, step)
+                timeline.append((step, state))
+        return timeline
+
+    def state_timeline(self) -> list[tuple[Step, Any]]:
+        """This stream's effective-dated states (see `effective_states`)."""
+        return self.effective_states(self.steps, self.voided)
+
+
+# Event fields that are not details of a step: bookkeeping of the eventsourcing library and
+# the parts every step has anyway.
+_NOT_DETAILS = frozenset({"timestamp", "originator_topic", "originator_id", "originator_version",
+                          "on", "by", "note"})

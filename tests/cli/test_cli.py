@@ -14,14 +14,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @pytest.fixture
-def zov(store_url, monkeypatch):
+def zov(store_url, cli_runner):
     """Run `zov --db URL ARGS...` in-process; the store starts with the built-in plan."""
-    monkeypatch.setenv("ZOV_ACTOR", "tester")
-    runner = CliRunner()
-
-    def run(*args: str):
-        return runner.invoke(cli, ["--db", store_url, *args], catch_exceptions=False)
-
+    run = cli_runner(store_url, code=None)
     assert run("init").exit_code == 0
     return run
 

@@ -1,0 +1,1 @@
+"""Benchmarks, runnable as `python -m bench.NAME` from the repository root."""

@@ -1,0 +1,621 @@
+"""The projection: folds the notification log into the interval tables, exactly once.
+
+Each catch-up transaction locks the position row (SQLite: the database's write lock, taken by
+BEGIN IMMEDIATE; PostgreSQL: SELECT ... FOR UPDATE), reads the position inside that lock,
+folds the next notifications, and writes their rows and the new position together. Two
+processes catching up at once therefore take turns, and each event is counted once.
+
+Folding uses the domain's own meaning of every step (`Stream.step_of` and
+`Stream.effective_states`); nothing here decides what a step does. Streams touched recently
+are kept in memory; one that is not is loaded from its own events in the store.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import resolve_topic
+
+from projections.bitemporal import (
+    FAR_DATE,
+    NEVER,
+    PATH_INTERVAL,
+    PLACE_INTERVAL,
+    POSITION,
+    PROJECTION_NAME,
+    PROJECTION_VERSION,
+    STAGE_DELTA,
+)
+from projections.db import Database
+from transfers.errors import StoreError
+from transfers.memory import collector_paused
+from transfers.path import ClientPath, PathState
+from transfers.place import LeefhuisPlace, PlaceState
+from transfers.stream import Step, StepKind, Stream
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def _fast_decoder(mapper: Any) -> Callable[[bytes], dict[str, Any]] | None:
+    """Decode stored JSON with the transcoder's own JSON decoder and type hooks, minus the
+    per-call wrapper (a third of the cost); None when the state is encrypted or compressed."""
+    if mapper.cipher is not None or mapper.compressor is not None:
+        return None
+    scanner = getattr(getattr(mapper.transcoder, "decoder", None), "scan_once", None)
+    if scanner is None:
+        return mapper.transcoder.decode
+
+    def decode(state: bytes) -> dict[str, Any]:
+        return scanner(state.decode("utf8"), 0)[0]
+
+    return decode
+
+
+def _uuid(oid: Any) -> UUID:
+    return oid if isinstance(oid, UUID) else UUID(str(oid))
+
+
+def micros(moment: datetime) -> int:
+    """A recording time as the integer the tables store: microseconds since 1970 UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - EPOCH) // MICROSECOND
+
+
+def moment(value: int) -> datetime:
+    """The inverse of `micros`."""
+    return EPOCH + value * MICROSECOND
+
+
+# -- how a stream's state becomes columns -------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)  # compared and hashed by identity: used as a dict key
+class Shape:
+    """How one kind of stream is written: its table, identity columns and state columns."""
+
+    stream: type[Stream]
+    table: str
+    identity: tuple[str, ...]  # registration fields, in column order
+    columns: tuple[str, ...]  # state columns, in the order `content` gives them
+    content: Callable[[Any], tuple]
+    dates: tuple[str, ...]  # the state columns that are dates
+
+    @property
+    def insert_columns(self) -> tuple[str, ...]:
+        return ("stream_id", "seq", *self.identity, *self.columns, "enters", "valid_from",
+                "valid_to", "end_known", "known_from", "known_to")
+
+    @property
+    def pg_types(self) -> list[str]:
+        """PostgreSQL types of the inserted columns, for a binary COPY."""
+        special = {**dict.fromkeys((*self.dates, "valid_from", "valid_to"), "date"),
+                   "seq": "int2", "enters": "bool", "occupied": "bool", "end_known": "int8",
+                   "known_from": "int8", "known_to": "int8"}
+        return [special.get(name, "varchar") for name in self.insert_columns]
+
+    @property
+    def date_positions(self) -> tuple[int, ...]:
+        dates = {*self.dates, "valid_from", "valid_to"}
+        return tuple(i for i, name in enumerate(self.insert_columns) if name in dates)
+
+
+def _path_content(s: PathState) -> tuple:
+    return (s.gemeente, s.cohort, "; ".join(s.arrangements), s.arrangement_end, s.stage.value,
+            s.outcome.value if s.outcome else None, s.combinatie, s.aanbieder, s.planned,
+            s.reason.value if s.reason else None)
+
+
+def _place_content(s: PlaceState) -> tuple:
+    return (s.leefhuis, s.stage.value, s.occupied, s.ref, s.combinatie, s.aanbieder)
+
+
+PATHS = Shape(ClientPath, PATH_INTERVAL, ("ref", "hulpvorm"),
+              ("gemeente", "cohort", "arrangements", "arrangement_end", "stage", "outcome",
+               "combinatie", "aanbieder", "planned", "close_reason"), _path_content,
+              ("arrangement_end", "planned"))
+PLACES = Shape(LeefhuisPlace, PLACE_INTERVAL, ("place",),
+               ("leefhuis", "stage", "occupied", "ref", "combinatie", "aanbieder"),
+               _place_content, ())
+SHAPES = (PATHS, PLACES)
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+# Positions of the stage and the close reason in a path's state columns.
+STAGE, REASON = 4, 9
+
+# Positions counted from the end of an inserted row (see Shape.insert_columns).
+VALID_TO, END_KNOWN, KNOWN_FROM, KNOWN_TO = -4, -3, -2, -1
+
+# An interval: (state columns, enters a new stage, valid_from, valid_to).
+Interval = tuple[tuple, bool, date, date]
+
+
+class Track:
+    """What the projection keeps of one stream: its steps, its latest state and its
+    current intervals."""
+
+    __slots__ = ("shape", "sid", "ident", "steps", "voided", "state", "intervals", "pending",
+                 "known")
+
+    def __init__(self, shape: Shape, sid: str, ident: tuple) -> None:
+        self.shape, self.sid, self.ident = shape, sid, ident
+        self.steps: list[Step] = []
+        self.voided: dict[int, str] = {}
+        self.state: Any = None  # state after the last dated step (None: void)
+        self.intervals: list[Interval] = []
+        self.pending: dict[int, list] = {}  # seq -> row inserted in this transaction
+        self.known = 0  # recording time of the latest event, microseconds
+
+    def refold(self) -> None:
+        states = self.shape.stream.effective_states(self.steps, self.voided)
+        self.state = states[-1][1] if states else None
+        self.intervals = intervals_of(self.shape, states)
+
+
+def intervals_of(shape: Shape, states: list[tuple[Step, Any]]) -> list[Interval]:
+    """A stream's intervals from its effective-dated states."""
+    starts: list[date] = []
+    for step, _ in states:  # dates are non-decreasing; older histories are clamped
+        starts.append(step.on if not starts or step.on >= starts[-1] else starts[-1])
+    out = []
+    for i, (_, state) in enumerate(states):
+        end = starts[i + 1] if i + 1 < len(states) else FAR_DATE
+        enters = i == 0 or state.stage is not states[i - 1][1].stage
+        out.append((shape.content(state), enters, starts[i], end))
+    return out
+
+
+@dataclass(frozen=True)
+class _Topic:
+    shape: Shape
+    kind: str
+    fast: bool  # the stored JSON can be decoded directly (no cipher, no upcasting)
+    rule: StepKind | None  # the step kind, unless a registration or a correction
+
+
+class _Writes:
+    """The row changes of one transaction, applied in an order that keeps them exact.
+
+    Rows inserted in this transaction stay in memory ("pending") until the flush, so a
+    step that ends or voids one of them changes the row instead of adding an UPDATE.
+    """
+
+    def __init__(self) -> None:
+        self.ends: dict[Shape, list[tuple]] = {s: [] for s in SHAPES}
+        self.closes: dict[Shape, list[tuple]] = {s: [] for s in SHAPES}
+        self.inserts: dict[Shape, list[list]] = {s: [] for s in SHAPES}
+        self.deltas: Counter[tuple] = Counter()  # (day, hulpvorm, stage, reason) -> change
+        self.touched: list[Track] = []
+
+    def end(self, track: Track, seq: int, interval: Interval, valid_to: date, ts: int) -> None:
+        """The open-ended `interval` at `seq` now ends on `valid_to`."""
+        row = track.pending.get(seq)
+        if row is not None:
+            row[VALID_TO], row[END_KNOWN] = valid_to, ts
+        else:
+            self.ends[track.shape].append((valid_to, ts, track.sid, seq))
+        if track.shape is PATHS:
+            self.deltas[_delta_key(valid_to, track, interval)] -= 1
+
+    def close(self, track: Track, seq: int, interval: Interval, ts: int) -> None:
+        """The `interval` at `seq` is no longer what the log says."""
+        row = track.pending.pop(seq, None)
+        if row is not None:
+            row[KNOWN_TO] = ts
+        else:
+            self.closes[track.shape].append((ts, track.sid, seq))
+        if track.shape is PATHS:
+            self.deltas[_delta_key(interval[2], track, interval)] -= 1
+            if interval[3] != FAR_DATE:
+                self.deltas[_delta_key(interval[3], track, interval)] += 1
+
+    def insert(self, track: Track, seq: int, interval: Interval, ts: int) -> None:
+        """The `interval` at `seq` is what the log says from `ts` on."""
+        content, enters, valid_from, valid_to = interval
+        row = [track.sid, seq, *track.ident, *content, enters, valid_from, valid_to, ts, ts,
+               NEVER]
+        if not track.pending:
+            self.touched.append(track)
+        track.pending[seq] = row
+        self.inserts[track.shape].append(row)
+        if track.shape is PATHS:
+            self.deltas[_delta_key(valid_from, track, interval)] += 1
+            if valid_to != FAR_DATE:
+                self.deltas[_delta_key(valid_to, track, interval)] -= 1
+
+    @property
+    def rows(self) -> int:
+        return sum(len(rows) for rows in self.inserts.values())
+
+    def flush(self, db: Database, cursor: Any, bulk: bool = False) -> None:
+        """Write the changes: ends, then closes, then new rows (`bulk`: COPY on PostgreSQL)."""
+        mark = "?" if db.sqlite else "%s"
+        for shape in SHAPES:
+            name = shape.table
+            ends, closes = self.ends[shape], self.closes[shape]
+            current = f"stream_id = {mark} AND seq = {mark} AND known_to = {NEVER}"
+            if ends:
+                if db.sqlite:
+                    ends = [(d.isoformat(), *rest) for d, *rest in ends]
+                _exactly(cursor, f"UPDATE {name} SET valid_to = {mark}, end_known = {mark} "
+                                 f"WHERE {current}", ends)
+            if closes:
+                _exactly(cursor, f"UPDATE {name} SET known_to = {mark} WHERE {current}", closes)
+            rows = [r for r in self.inserts[shape] if r[KNOWN_FROM] < r[KNOWN_TO]]
+            if not rows:
+                continue
+            columns = ", ".join(shape.insert_columns)
+            if db.sqlite:  # dates as ISO text, as SQLAlchemy's SQLite Date type stores them
+                iso: dict[date, str] = {}  # few distinct dates, many rows
+                for i in shape.date_positions:
+                    for r in rows:
+                        d = r[i]
+                        if d is not None:
+                            r[i] = iso.get(d) or iso.setdefault(d, d.isoformat())
+            if bulk and not db.sqlite:
+                with cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                    copy.set_types(shape.pg_types)
+                    for r in rows:
+                        copy.write_row(r)
+            else:
+                values = ", ".join([mark] * len(shape.insert_columns))
+                cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({values})", rows)
+        deltas = [(db.day(day), h, stage, reason, n)
+                  for (day, h, stage, reason), n in self.deltas.items() if n]
+        if deltas:
+            cursor.executemany(db.sql(
+                f"INSERT INTO {STAGE_DELTA} (day, hulpvorm, stage, close_reason, delta) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, hulpvorm, stage, close_reason) "
+                f"DO UPDATE SET delta = {STAGE_DELTA}.delta + excluded.delta"), deltas)
+            cursor.execute(f"DELETE FROM {STAGE_DELTA} WHERE delta = 0")  # as a rebuild has it
+        for track in self.touched:
+            track.pending.clear()
+
+
+def _delta_key(day: date, track: Track, interval: Interval) -> tuple:
+    content = interval[0]
+    return (day, track.ident[1], content[STAGE], content[REASON] or "")
+
+
+def _exactly(cursor: Any, sql: str, params: list[tuple]) -> None:
+    cursor.executemany(sql, params)
+    if cursor.rowcount not in (-1, len(params)):
+        raise StoreError("the read models are out of step with the event log; "
+                         "run `zov projections rebuild`")
+
+
+# -- the projection -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where the projection stands against the log."""
+
+    position: int  # last notification folded in
+    head: int  # last notification in the log
+    lag: int  # notifications not folded in yet
+    version: int | None  # projection version that wrote the rows (None: no tables yet)
+    current_version: int  # projection version of this code
+    path_rows: int
+    place_rows: int
+
+    @property
+    def needs_rebuild(self) -> bool:
+        return self.version is not None and self.version != self.current_version
+
+
+class Projector:
+    """Keeps the interval tables in step with the tracker's notification log."""
+
+    def __init__(self, tracker: Any, db: Database, *, batch_size: int = 2000,
+                 rebuild_batch: int = 5000, cache_limit: int = 250_000) -> None:
+        self.tracker, self.db = tracker, db
+        self.recorder = tracker.recorder
+        self.mapper = tracker.mapper
+        self.batch_size, self.rebuild_batch = batch_size, rebuild_batch
+        self.cache_limit = cache_limit
+        self._tracks: dict[Any, Track] = {}
+        self._cache_at: int | None = None  # position the cached tracks are valid at
+        self._topics: dict[str, _Topic | None] = {}
+        self._ready = False
+        self._decode = _fast_decoder(self.mapper)
+
+    # -- tables ---------------------------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Create the tables and the position row if this store has none yet."""
+        if self._ready:
+            return
+        db = self.db
+        with db.transaction() as cursor:
+            exists = all(db.has_table(cursor, name)
+                         for name in (POSITION, PATH_INTERVAL, PLACE_INTERVAL, STAGE_DELTA))
+        if not exists:
+            from projections.schema import create_tables
+
+            with db.transaction(write=True) as cursor:
+                db.advisory_lock(cursor)
+                create_tables(cursor, db.kind)
+                cursor.execute(f"SELECT position FROM {POSITION}")
+                if cursor.fetchone() is None:
+                    cursor.execute(db.sql(f"INSERT INTO {POSITION} (name, position, version) "
+                                          "VALUES (?, 0, ?)"),
+                                   (PROJECTION_NAME, PROJECTION_VERSION))
+        self._ready = True
+
+    def _forget(self) -> None:
+        self._tracks.clear()
+        self._cache_at = None
+
+    def _position(self, cursor: Any, lock: bool = False) -> tuple[int, int]:
+        sql = f"SELECT position, version FROM {POSITION} WHERE name = ?"
+        if lock and not self.db.sqlite:  # SQLite: the transaction holds the write lock
+            sql += " FOR UPDATE"
+        cursor.execute(self.db.sql(sql), (PROJECTION_NAME,))
+        return cursor.fetchone()
+
+    def _set_position(self, cursor: Any, value: int) -> None:
+        cursor.execute(self.db.sql(f"UPDATE {POSITION} SET position = ?, version = ? "
+                                   "WHERE name = ?"),
+                       (value, PROJECTION_VERSION, PROJECTION_NAME))
+
+    # -- status, catch-up, rebuild --------------------------------------------------------
+
+    def status(self) -> Status:
+        """Position against the head of the log, without catching up."""
+        head = self.recorder.max_notification_id() or 0
+        db = self.db
+        with db.transaction() as cursor:
+            if not db.has_table(cursor, POSITION):
+                return Status(0, head, head, None, PROJECTION_VERSION, 0, 0)
+            pos, version = self._position(cursor)
+            counts = []
+            for name in (PATH_INTERVAL, PLACE_INTERVAL):
+                cursor.execute(f"SELECT count(*) FROM {name}")
+                counts.append(cursor.fetchone()[0])
+        behind = head - (pos if version == PROJECTION_VERSION else 0)
+        return Status(pos, head, max(behind, 0), version, PROJECTION_VERSION, *counts)
+
+    def catch_up(self, progress: Progress | None = None) -> int:
+        """Fold in every notification recorded before this call; returns how many were read.
+
+        `progress(done, total)` is called after each transaction.
+        """
+        self.ensure()
+        head = self.recorder.max_notification_id() or 0
+        with self.db.transaction() as cursor:
+            pos, version = self._position(cursor)
+        if version != PROJECTION_VERSION or (pos == 0 and head > self.rebuild_batch):
+            return self.rebuild(progress)  # quicker from scratch than step by step
+        if pos >= head:
+            return 0
+        start, done = pos, 0
+        while True:
+            try:
+                with self.db.transaction(write=True) as cursor, collector_paused():
+                    pos, version = self._position(cursor, lock=True)
+                    if pos >= head or version != PROJECTION_VERSION:
+                        break
+                    if pos != self._cache_at or len(self._tracks) > self.cache_limit:
+                        self._forget()
+                    self._cache_at = None  # the cache runs ahead until the commit
+                    notes, new_pos = self._read(cursor, pos, head, self.batch_size)
+                    writes = _Writes()
+                    for note in notes:
+                        self._fold_notification(note, writes)
+                    writes.flush(self.db, cursor)
+                    self._set_position(cursor, new_pos)
+            except BaseException:
+                self._forget()
+                raise
+            self._cache_at = new_pos
+            done += len(notes)
+            if progress:
+                progress(new_pos - start, head - start)
+        if version != PROJECTION_VERSION:  # another process left rows of another version
+            return done + self.rebuild(progress)
+        return done
+
+    def rebuild(self, progress: Progress | None = None,
+                writing_rows: Callable[[int], None] | None = None) -> int:
+        """Drop the read models and fold the whole log again; returns events read.
+
+        The log is folded in memory first, without holding any lock, so the store stays
+        usable; then the tables are replaced and filled in one transaction (indexes built
+        after the rows) and the position set. Events recorded meanwhile are caught up after.
+        `writing_rows(n)` is called before the n rows are written.
+        """
+        from projections.schema import (
+            READ_MODELS,
+            analyze,
+            create_indexes,
+            create_tables,
+            drop_tables,
+        )
+
+        self.ensure()
+        self._forget()
+        db = self.db
+        head = self.recorder.max_notification_id() or 0
+        sink, done = _Writes(), 0
+        try:
+            with collector_paused():
+                with db.transaction() as cursor:
+                    while done < head:
+                        notes, done = self._read(cursor, done, head, self.rebuild_batch)
+                        for note in notes:
+                            self._fold_notification(note, sink, rebuilding=True)
+                        if progress:
+                            progress(done, head)
+                if writing_rows:
+                    writing_rows(sink.rows)
+                with db.transaction(write=True) as cursor:
+                    self._position(cursor, lock=True)
+                    db.advisory_lock(cursor)
+                    drop_tables(cursor, db.kind, READ_MODELS)
+                    create_tables(cursor, db.kind, READ_MODELS, indexes=False)
+                    sink.flush(db, cursor, bulk=True)
+                    create_indexes(cursor, db.kind, READ_MODELS)
+                    analyze(cursor, db.kind, READ_MODELS)
+                    self._set_position(cursor, head)
+                # Let go of the whole log's rows and tracks while the garbage collector is
+                # still off: switched back on, it would first walk through every one of them.
+                sink = None
+                self._forget()
+        except BaseException:
+            self._forget()
+            raise
+        return head + self.catch_up(progress)
+
+    # -- folding --------------------------------------------------------------------------
+
+    def _topic(self, topic: str) -> _Topic | None:
+        try:
+            return self._topics[topic]
+        except KeyError:
+            pass
+        cls = resolve_topic(topic)
+        found = None
+        for shape in SHAPES:
+            if issubclass(cls, shape.stream.Event):
+                fast = self._decode is not None and getattr(cls, "class_version", 1) == 1
+                found = _Topic(shape, cls.__name__, fast, shape.stream.KINDS.get(cls.__name__))
+        self._topics[topic] = found
+        return found
+
+    def _read(self, cursor: Any, after: int, stop: int, limit: int) -> tuple[list[tuple], int]:
+        """Notifications `after` < id <= `stop`, at most `limit`, as (id, originator_id,
+        originator_version, topic, state) tuples; and the position they bring us to.
+
+        For the two recorders zov uses, this reads the recorder's own table (the rows that
+        `select_notifications` returns, without building an object for each); for any
+        other recorder it asks `select_notifications`.
+        """
+        sql = self._read_sql()
+        if sql is None:
+            notes = [(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                     for n in self.recorder.select_notifications(after + 1, limit, stop=stop)]
+        else:
+            # No upper bound in SQL: "id > after ORDER BY id LIMIT n" walks the index in
+            # order and stops, whatever the planner knows about the table.
+            cursor.execute(sql, (after, limit))
+            notes = [n for n in cursor.fetchall() if n[0] <= stop]
+        reached = notes[-1][0] if len(notes) == limit else stop
+        return notes, reached
+
+    def _read_sql(self) -> str | None:
+        recorder = self.recorder
+        kinds = {(c.__module__, c.__name__) for c in type(recorder).__mro__}
+        columns = "originator_id, originator_version, topic, state"
+        if ("eventsourcing.sqlite", "SQLiteApplicationRecorder") in kinds and self.db.sqlite:
+            return (f'SELECT rowid, {columns} FROM "{recorder.events_table_name}" '
+                    "WHERE rowid > ? ORDER BY rowid LIMIT ?")
+        if (("eventsourcing.postgres", "PostgresApplicationRecorder") in kinds
+                and not self.db.sqlite):
+            table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+            # the id as hex text, as SQLite stores it: no UUID object per event
+            columns = columns.replace("originator_id", "replace(originator_id::text, '-', '')")
+            return (f"SELECT notification_id, {columns} FROM {table} "
+                    "WHERE notification_id > %s ORDER BY notification_id LIMIT %s")
+        return None
+
+    def _fields(self, topic: _Topic, oid: Any, version: int, topic_name: str,
+                state: bytes) -> dict[str, Any]:
+        if topic.fast:
+            return self._decode(state)
+        stored = StoredEvent(originator_id=_uuid(oid), originator_version=version,
+                             topic=topic_name, state=bytes(state))
+        return dict(vars(self.mapper.to_domain_event(stored)))
+
+    def _fold_notification(self, note: tuple, writes: _Writes, rebuilding: bool = False) -> None:
+        nid, oid, version, topic_name, state = note
+        topic = self._topics.get(topic_name) or self._topic(topic_name)
+        if topic is None:
+            return  # not a path or a place (the plan, ...)
+        if topic.fast:
+            fields = self._decode(state)
+        else:
+            fields = self._fields(topic, oid, version, topic_name, state)
+        track = self._tracks.get(oid)
+        if track is None or len(track.steps) != version - 1:
+            if rebuilding and version > 1:  # every stream starts inside the log
+                raise StoreError(f"event {nid} continues a stream whose start is not "
+                                 "in the log; the store is damaged")
+            track = self._load(topic.shape, oid, version - 1, fields)
+            self._tracks[oid] = track
+        self._fold(track, topic, version, fields, writes)
+
+    def _load(self, shape: Shape, oid: Any, version: int, fields: dict[str, Any]) -> Track:
+        """The track of a stream not in memory, as its first `version` events leave it."""
+        sid = _uuid(oid).hex
+        if version == 0:
+            return Track(shape, sid, tuple(fields[k] for k in shape.identity))
+        track = None
+        for stored in self.recorder.select_events(_uuid(oid), lte=version):
+            topic = self._topic(stored.topic)
+            f = self._fields(topic, oid, stored.originator_version, stored.topic, stored.state)
+            if track is None:
+                track = Track(shape, sid, tuple(f[k] for k in shape.identity))
+            step = shape.stream.step_of(stored.originator_version, topic.kind, f)
+            track.steps.append(step)
+            if step.kind == shape.stream.CORRECTED:
+                track.voided[step.details["voids"]] = step.details["reason"]
+            track.known = max(track.known, micros(f["timestamp"]))
+        if track is None or len(track.steps) != version:
+            raise StoreError(f"stream {sid} has fewer than {version} events in the store; "
+                             "the log and the read models disagree")
+        track.refold()
+        return track
+
+    def _fold(self, track: Track, topic: _Topic, version: int, fields: dict[str, Any],
+              writes: _Writes) -> None:
+        stream = track.shape.stream
+        kind = topic.kind
+        step = stream.step_of(version, kind, fields)
+        ts = micros(fields["timestamp"])
+        if ts < track.known:  # keep a stream's recording times in order
+            ts = track.known
+        track.known = ts
+        track.steps.append(step)
+        old = track.intervals
+        rule = topic.rule
+        before = track.state
+        if rule is not None and rule.dated and before is not None:
+            # The common case: a dated step after the others. Only the open interval ends.
+            state = track.state = rule.effect(before, step)
+            last = len(old) - 1
+            previous = old[last]
+            content, enters, start, _ = previous
+            begin = step.on if step.on >= start else start
+            new = (track.shape.content(state), state.stage is not before.stage, begin,
+                   FAR_DATE)
+            old[last] = (content, enters, start, begin)
+            old.append(new)
+            writes.end(track, last, previous, begin, ts)
+            writes.insert(track, last + 1, new, ts)
+            return
+        if kind == stream.CORRECTED:
+            track.voided[step.details["voids"]] = step.details["reason"]
+        track.refold()
+        new = track.intervals
+        for seq in range(max(len(old), len(new))):
+            o = old[seq] if seq < len(old) else None
+            n = new[seq] if seq < len(new) else None
+            if o == n:
+                continue
+            if (o is not None and n is not None and o[3] == FAR_DATE and o[0] == n[0]
+                    and o[1] == n[1] and o[2] == n[2]):
+                writes.end(track, seq, o, n[3], ts)
+                continue
+            if o is not None:
+                writes.close(track, seq, o, ts)
+            if n is not None:
+                writes.insert(track, seq, n, ts)

@@ -1,0 +1,135 @@
+"""The read-model tables in SQLAlchemy, and the DDL that creates and drops them.
+
+Only creating, dropping and rebuilding import this module (and so SQLAlchemy); the meaning of
+the rows is in projections.bitemporal.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
+
+from projections.bitemporal import PATH_INTERVAL, PLACE_INTERVAL, POSITION, STAGE_DELTA
+
+metadata = MetaData()
+
+# SQLite only auto-numbers an INTEGER PRIMARY KEY (the rowid), not a BIGINT one.
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+def _bitemporal() -> list[Column]:
+    return [
+        Column("enters", Boolean, nullable=False),  # first interval of this stage
+        Column("valid_from", Date, nullable=False),
+        Column("valid_to", Date, nullable=False),
+        Column("end_known", BigInteger, nullable=False),
+        Column("known_from", BigInteger, nullable=False),
+        Column("known_to", BigInteger, nullable=False),
+    ]
+
+
+position = Table(
+    POSITION, metadata,
+    Column("name", String(40), primary_key=True),
+    Column("position", BigInteger, nullable=False),  # last notification id folded in
+    Column("version", Integer, nullable=False),  # PROJECTION_VERSION that wrote the rows
+)
+
+path_interval = Table(
+    PATH_INTERVAL, metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("stream_id", String(32), nullable=False),
+    Column("seq", SmallInteger, nullable=False),  # position of the interval in its stream
+    Column("ref", String(40), nullable=False),
+    Column("hulpvorm", String(80), nullable=False),
+    Column("gemeente", String(80), nullable=False),
+    Column("cohort", String(80)),
+    Column("arrangements", String(400), nullable=False),  # "; "-joined
+    Column("arrangement_end", Date),
+    Column("stage", String(16), nullable=False),
+    Column("outcome", String(16)),
+    Column("combinatie", String(120)),
+    Column("aanbieder", String(120)),
+    Column("planned", Date),
+    Column("close_reason", String(16)),
+    *_bitemporal(),
+    Index("ix_zov_path_interval_stream", "stream_id", "seq", "known_to"),
+    # "as of D": valid_to > D is the narrower bound for the usual question (the end of a
+    # recent month), as only rows that start after D pass it besides the answer itself.
+    Index("ix_zov_path_interval_as_of", "known_to", "valid_to", "valid_from", "hulpvorm",
+          "stage"),
+)
+
+place_interval = Table(
+    PLACE_INTERVAL, metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("stream_id", String(32), nullable=False),
+    Column("seq", SmallInteger, nullable=False),
+    Column("place", String(40), nullable=False),
+    Column("leefhuis", String(80), nullable=False),
+    Column("stage", String(16), nullable=False),
+    Column("occupied", Boolean, nullable=False),
+    Column("ref", String(40)),
+    Column("combinatie", String(120)),
+    Column("aanbieder", String(120)),
+    *_bitemporal(),
+    Index("ix_zov_place_interval_stream", "stream_id", "seq", "known_to"),
+    Index("ix_zov_place_interval_as_of", "known_to", "valid_to", "valid_from"),
+)
+
+stage_delta = Table(
+    STAGE_DELTA, metadata,
+    Column("day", Date, primary_key=True),
+    Column("hulpvorm", String(80), primary_key=True),
+    Column("stage", String(16), primary_key=True),
+    Column("close_reason", String(16), primary_key=True),  # '' unless closed
+    Column("delta", Integer, nullable=False),
+)
+
+READ_MODELS = (path_interval, place_interval, stage_delta)
+
+
+def _dialect(kind: str) -> Any:
+    return sqlite.dialect() if kind == "sqlite" else postgresql.dialect()
+
+
+def create_tables(cursor: Any, kind: str, tables=None, indexes: bool = True) -> None:
+    """Create the tables (all, or `tables`) that do not exist yet, with their indexes."""
+    dialect = _dialect(kind)
+    for table in tables or metadata.sorted_tables:
+        cursor.execute(str(CreateTable(table, if_not_exists=True).compile(dialect=dialect)))
+        if indexes:
+            create_indexes(cursor, kind, [table])
+
+
+def create_indexes(cursor: Any, kind: str, tables) -> None:
+    dialect = _dialect(kind)
+    for table in tables:
+        for index in sorted(table.indexes, key=lambda i: i.name):
+            cursor.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect)))
+
+
+def analyze(cursor: Any, kind: str, tables) -> None:
+    """Give the query planner statistics of the freshly filled tables."""
+    for table in tables:
+        cursor.execute(f"ANALYZE {table.name}")
+
+
+def drop_tables(cursor: Any, kind: str, tables) -> None:
+    dialect = _dialect(kind)
+    for table in tables:
+        cursor.execute(str(DropTable(table, if_exists=True).compile(dialect=dialect)))

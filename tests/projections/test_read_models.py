@@ -1,0 +1,336 @@
+"""The read models on both stores: effective dates, corrections, as-known-at, catch-up."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, date, datetime
+
+import pytest
+from support import snapshot
+
+from projections import ReadModels, queries
+from transfers.errors import InvalidValue
+from transfers.vocab import CloseReason, Outcome, Stage
+
+D = date
+
+
+@pytest.fixture
+def open_rm(tracker):
+    """open_rm(**options) -> ReadModels on the test's store, closed afterwards."""
+    opened = []
+
+    def open_(**options) -> ReadModels:
+        rm = ReadModels(tracker, **options)
+        opened.append(rm)
+        return rm
+
+    yield open_
+    for rm in opened:
+        rm.close()
+
+
+def stages(rm, as_of, as_known_at=None, hulpvorm="MKD") -> dict[str, int]:
+    row = next(r for r in queries.counts(rm, as_of, as_known_at).rows if r.hulpvorm == hulpvorm)
+    return {k: v for k, v in row.as_dict().items() if k in
+            ("registered", "triaged", "assigned", "handed_over", "closed") and v}
+
+
+def now() -> datetime:
+    time.sleep(0.002)  # recording times are microseconds apart; keep the cut-off clean
+    moment = datetime.now(UTC)
+    time.sleep(0.002)
+    return moment
+
+
+def a_full_path(tracker, ref="C-1", gemeente="Stein"):
+    tracker.register(ref, "MKD", gemeente, "t", arrangements=["MKD"])
+    tracker.triage(ref, Outcome.TRANSFER, "t", on=D(2023, 5, 2))
+    tracker.assign(ref, "Kracht van Dichtbij", "t", planned=D(2023, 9, 1), on=D(2023, 6, 1))
+    tracker.hand_over(ref, "t", on=D(2023, 9, 1))
+    tracker.close_path(ref, CloseReason.TRANSFERRED, "t", on=D(2023, 9, 4))
+
+
+def test_a_path_counts_in_the_stage_it_had_reached_by_the_as_of_date(tracker, open_rm):
+    a_full_path(tracker)
+    rm = open_rm()
+    assert stages(rm, D(2023, 3, 31)) == {}
+    assert stages(rm, D(2023, 4, 1)) == {"registered": 1}
+    assert stages(rm, D(2023, 5, 1)) == {"registered": 1}
+    assert stages(rm, D(2023, 5, 2)) == {"triaged": 1}
+    assert stages(rm, D(2023, 6, 30)) == {"assigned": 1}
+    assert stages(rm, D(2023, 9, 1)) == {"handed_over": 1}
+    assert stages(rm, D(2024, 1, 1)) == {"closed": 1}
+    closed = queries.counts(rm, D(2024, 1, 1)).closed_by_reason
+    assert [(r.hulpvorm, r.reason, r.count) for r in closed] == [("MKD", "transferred", 1)]
+
+
+def test_steps_on_the_same_day_leave_the_path_in_the_last_stage(tracker, open_rm):
+    tracker.register("C-1", "MKD", "Stein", "t")
+    tracker.triage("C-1", Outcome.TRANSFER, "t", on=D(2023, 5, 2))
+    tracker.assign("C-1", "KvD", "t", on=D(2023, 5, 2))
+    rm = open_rm()
+    assert stages(rm, D(2023, 5, 2)) == {"assigned": 1}
+    entered = {m.month: (m.triaged, m.assigned) for m in queries.flow(rm, D(2023, 6, 1)).months}
+    assert entered["2023-05"] == (1, 1)
+
+
+def test_a_voided_event_counts_nowhere(tracker, open_rm):
+    a_full_path(tracker)
+    for version in (5, 4):
+        tracker.correct("C-1", version, "logged on the wrong client", "t")
+    rm = open_rm()
+    assert stages(rm, D(2024, 1, 1)) == {"assigned": 1}
+    assert [m.handed_over for m in queries.flow(rm, D(2024, 1, 1)).months] == [0] * 10
+    tracker.register("C-2", "MKD", "Beek", "t")
+    tracker.correct("C-2", 1, "not a client of ours", "t")
+    rm.catch_up()
+    assert stages(rm, D(2024, 1, 1)) == {"assigned": 1}
+    assert [p.ref for p in queries.paths(rm, D(2024, 1, 1))] == ["C-1"]
+    assert queries.flow(rm, D(2024, 1, 1)).months[0].registered == 1
+
+
+def test_as_known_at_answers_with_the_events_recorded_by_then(tracker, open_rm):
+    tracker.register("C-1", "MKD", "Stein", "t")
+    tracker.triage("C-1", Outcome.TRANSFER, "t", on=D(2023, 5, 2))
+    memo_sent = now()
+    # logged late: the assignment happened in June, recorded after the memo went out
+    tracker.assign("C-1", "KvD", "t", on=D(2023, 6, 1))
+    tracker.register("C-3", "MKD", "Beek", "t")
+    rm = open_rm()
+    assert stages(rm, D(2023, 9, 30), memo_sent) == {"triaged": 1}
+    assert stages(rm, D(2023, 9, 30)) == {"assigned": 1, "registered": 1}
+    assert stages(rm, D(2023, 9, 30), datetime(2020, 1, 1, tzinfo=UTC)) == {}
+
+
+def test_the_cut_off_includes_an_event_recorded_at_that_very_moment(tracker, open_rm):
+    tracker.register("C-1", "MKD", "Stein", "t")
+    path = tracker.triage("C-1", Outcome.ENDS, "t", on=D(2023, 5, 2))
+    recorded = tracker.timeline(path)[-1].recorded_at
+    rm = open_rm()
+    assert stages(rm, D(2023, 6, 1), recorded) == {"triaged": 1}
+    before = datetime.fromtimestamp(recorded.timestamp() - 0.000001, UTC)
+    assert stages(rm, D(2023, 6, 1), before) == {"registered": 1}
+
+
+def test_a_correction_is_known_from_when_it_was_recorded(tracker, open_rm):
+    a_full_path(tracker)
+    before = now()
+    tracker.correct("C-1", 5, "not closed yet", "t")
+    rm = open_rm()
+    assert stages(rm, D(2023, 12, 1), before) == {"closed": 1}
+    assert stages(rm, D(2023, 12, 1)) == {"handed_over": 1}
+
+
+def test_an_amended_municipality_holds_for_all_time_from_when_it_was_recorded(tracker, open_rm):
+    tracker.register("C-1", "MKD", "Stein", "t", cohort="Overig")
+    before = now()
+    tracker.amend("C-1", "t", gemeente="Meerssen", cohort="Zorgklas")
+    rm = open_rm()
+    by = {r.group: r.total for r in queries.counts(rm, D(2023, 4, 1), by="gemeente").rows}
+    assert by == {"Meerssen": 1}
+    by = {r.group: r.total for r in queries.counts(rm, D(2023, 4, 1), before, "gemeente").rows}
+    assert by == {"Stein": 1}
+    by = {r.group: r.total for r in queries.counts(rm, D(2023, 4, 1), by="cohort").rows}
+    assert by == {"Zorgklas": 1}
+    by = {r.group: r.total for r in queries.counts(rm, D(2023, 4, 1), by="subregio").rows}
+    assert by == {"Maastricht-Heuvelland": 1}
+
+
+def test_a_reassignment_changes_the_receiving_party_from_its_date(tracker, open_rm):
+    tracker.register("C-1", "MKD", "Stein", "t")
+    tracker.triage("C-1", Outcome.TRANSFER, "t", on=D(2023, 5, 2))
+    tracker.assign("C-1", "KvD", "t", on=D(2023, 6, 1))
+    tracker.assign("C-1", "ZCL", "t", on=D(2023, 7, 1))
+    rm = open_rm()
+
+    def receiving(day):
+        return {r.group: r.total for r in queries.counts(rm, day, by="combinatie").rows}
+
+    assert receiving(D(2023, 5, 15)) == {None: 1}
+    assert receiving(D(2023, 6, 15)) == {"Kracht van Dichtbij": 1}
+    assert receiving(D(2023, 7, 1)) == {"Zorgcoöperatie Limburg": 1}
+    # entering "assigned" happened once, in June
+    months = {m.month: m.assigned for m in queries.flow(rm, D(2023, 8, 1)).months}
+    assert months == {"2023-04": 0, "2023-05": 0, "2023-06": 1, "2023-07": 0, "2023-08": 0}
+
+
+def test_compliance_adds_up_and_names_each_risk(tracker, open_rm):
+    a_full_path(tracker, "DONE-1")  # closed 4 Sept: on time
+    tracker.register("SLOW-1", "MKD", "Stein", "t", arrangement_end=D(2024, 6, 30))
+    tracker.register("SLOW-2", "MKD", "Beek", "t")
+    tracker.triage("SLOW-2", Outcome.TRANSFER, "t", on=D(2023, 5, 1))
+    tracker.assign("SLOW-2", "KvD", "t", planned=D(2024, 2, 1), on=D(2023, 6, 1))
+    tracker.register("FINE-1", "MKD", "Vaals", "t")
+    tracker.triage("FINE-1", Outcome.CONTINUE, "t", on=D(2023, 5, 1))
+    rm = open_rm()
+    early = queries.compliance(rm, D(2023, 10, 1))
+    mkd = early.rows[0]
+    assert (mkd.in_scope, mkd.on_time, mkd.late, mkd.open, mkd.overdue, mkd.at_risk,
+            mkd.on_track) == (4, 1, 0, 3, 0, 2, 1)
+    reasons = {c.ref: c.reasons for c in early.cases}
+    assert reasons == {"SLOW-1": ("arrangement-past-deadline",),
+                       "SLOW-2": ("planned-after-deadline",)}
+    # eight weeks before the deadline a path without a receiving party is at risk too
+    late = queries.compliance(rm, D(2023, 11, 6))
+    assert {c.ref: c.reasons for c in late.cases}["SLOW-1"] == (
+        "no-receiver", "arrangement-past-deadline")
+    after = queries.compliance(rm, D(2024, 1, 2))
+    mkd = after.rows[0]
+    assert (mkd.on_time, mkd.open, mkd.overdue, mkd.at_risk) == (1, 3, 3, 0)
+    assert round(sum(mkd.pct[k] for k in ("on_time", "late", "overdue", "at_risk",
+                                          "on_track")), 1) == 100
+    assert mkd.pct["on_time"] == 25.0
+    assert after.total.in_scope == 4
+    override = queries.compliance(rm, D(2023, 10, 1), deadline=D(2023, 9, 1))
+    mkd = override.rows[0]
+    assert (mkd.deadline, mkd.on_time, mkd.late, mkd.overdue) == (D(2023, 9, 1), 0, 1, 3)
+
+
+def test_percentages_add_up_to_a_hundred():
+    shares = queries._percentages({"a": 1, "b": 1, "c": 1}, 3)
+    assert round(sum(shares.values()), 1) == 100.0
+    assert sorted(shares.values()) == [33.3, 33.3, 33.4]
+
+
+def test_flow_counts_stage_entries_per_month_and_the_median_lead_times(tracker, open_rm):
+    a_full_path(tracker, "C-1")
+    tracker.register("C-2", "DB Xtra", "Beek", "t")
+    tracker.triage("C-2", Outcome.TRANSFER, "t", on=D(2023, 4, 11))
+    tracker.assign("C-2", "KvD", "t", on=D(2023, 5, 11))
+    rm = open_rm()
+    result = queries.flow(rm, D(2023, 9, 30))
+    assert [m.month for m in result.months] == [f"2023-{m:02d}" for m in range(4, 10)]
+    april, may = result.months[0], result.months[1]
+    assert (april.registered, april.triaged, may.triaged, may.assigned) == (2, 1, 1, 1)
+    assert [m.open_at_end for m in result.months] == [2, 2, 2, 2, 2, 1]
+    medians = {m.hulpvorm: m for m in result.medians}
+    assert medians["MKD"].registered_to_triaged == 31
+    assert medians["MKD"].assigned_to_handover == 92
+    assert medians["total"].registered_to_triaged == 20.5
+    assert medians["total"].n_assigned == 2
+    only_mkd = queries.flow(rm, D(2023, 9, 30), hulpvorm="mkd")
+    assert only_mkd.hulpvorm == "MKD" and only_mkd.months[0].registered == 1
+
+
+def test_places_count_kept_decided_and_transferred_by_receiving_party(tracker, open_rm):
+    tracker.register_place("LH-A-01", "LH-A", "t", occupied=True, ref="W-1")
+    tracker.register_place("LH-E-01", "LH-E", "t")
+    tracker.register_place("LH-E-02", "LH-E", "t")
+    tracker.keep_place("LH-A-01", "t", on=D(2023, 5, 1))
+    tracker.decide_place_transfer("LH-E-01", "HOOM", "t", on=D(2023, 5, 10))
+    tracker.decide_place_transfer("LH-E-02", "HOOM", "t", on=D(2023, 5, 10))
+    tracker.transfer_place("LH-E-02", "t", on=D(2023, 6, 1))
+    tracker.set_occupancy("LH-A-01", False, "t", on=D(2023, 7, 1))
+    rm = open_rm()
+    result = queries.places(rm, D(2023, 6, 15))
+    assert (result.capacity, result.keep) == (58, 30)
+    t = result.total
+    assert (t.places, t.kept, t.transfer_decided, t.transferred, t.occupied, t.empty) == (
+        3, 1, 1, 1, 1, 2)
+    hoom = [r for r in result.rows if r.receiver == "HOOM"]
+    assert [(r.leefhuis, r.places, r.transfer_decided, r.transferred) for r in hoom] == [
+        ("LH-E", 2, 1, 1)]
+    assert result.remaining == 2
+    assert queries.places(rm, D(2023, 7, 1)).total.occupied == 0
+    assert queries.places(rm, D(2023, 5, 9)).total.undecided == 2
+
+
+def test_the_list_filters_paths_and_keeps_its_keys(tracker, open_rm):
+    a_full_path(tracker, "C-1")
+    tracker.register("C-2", "DB Xtra", "Heerlen", "t", arrangements=["Behandeling Groep"])
+    rm = open_rm()
+    rows = queries.paths(rm, D(2023, 7, 1))
+    assert [(r.ref, r.stage) for r in rows] == [("C-1", "assigned"), ("C-2", "registered")]
+    assert set(rows[0].as_dict()) == {
+        "ref", "hulpvorm", "stage", "since", "gemeente", "subregio", "cohort", "arrangements",
+        "arrangement_end", "outcome", "combinatie", "aanbieder", "planned", "close_reason"}
+    assert rows[1].arrangements == ("Behandeling Groep",) and rows[1].subregio == "Parkstad"
+    assert [r.ref for r in queries.paths(rm, D(2023, 7, 1), hulpvorm="db xtra")] == ["C-2"]
+    assert [r.ref for r in queries.paths(rm, D(2023, 10, 1), open_only=True)] == ["C-2"]
+    assert [r.ref for r in queries.paths(rm, D(2023, 7, 1), stage=Stage.ASSIGNED)] == ["C-1"]
+    assert [r.ref for r in queries.paths(rm, D(2023, 7, 1), gemeente="heerlen")] == ["C-2"]
+    assert [r.ref for r in queries.paths(rm, D(2023, 7, 1), combinatie="KvD")] == ["C-1"]
+    with pytest.raises(InvalidValue):
+        queries.paths(rm, D(2023, 7, 1), stage=Stage.VOID)
+    with pytest.raises(InvalidValue):
+        queries.counts(rm, D(2023, 7, 1), by="aanbieder")
+
+
+def test_catching_up_step_by_step_gives_the_same_rows_as_a_rebuild(tracker, open_rm):
+    rm = open_rm(batch_size=2)
+    a_full_path(tracker, "C-1")
+    rm.catch_up()
+    tracker.register("C-2", "MKD", "Beek", "t")
+    a_full_path(tracker, "C-3")
+    tracker.correct("C-1", 5, "oops", "t")
+    open_rm(batch_size=3).catch_up()  # another process, with nothing in memory
+    tracker.amend("C-2", "t", gemeente="Stein")
+    tracker.correct("C-1", 4, "oops", "t")
+    tracker.register_place("LH-A-01", "LH-A", "t", occupied=True, ref="W-1")
+    tracker.decide_place_transfer("LH-A-01", "HOOM", "t", on=D(2023, 5, 10))
+    tracker.keep_place("LH-A-01", "t", on=D(2023, 5, 11))
+    rm.catch_up()
+    stepwise = snapshot(rm)
+    assert rm.status().lag == 0
+    rebuilt = open_rm(catch_up=False)
+    rebuilt.rebuild()
+    assert snapshot(rebuilt) == stepwise
+
+
+def test_an_answer_includes_every_event_recorded_before_it_was_asked(tracker, open_rm):
+    rm = open_rm()
+    tracker.register("C-1", "MKD", "Stein", "t")
+    assert open_rm().status().lag == 0  # opening catches up
+    assert stages(open_rm(), D(2023, 4, 1)) == {"registered": 1}
+    assert rm.status().lag == 0
+
+
+def test_two_processes_catching_up_at_once_count_each_event_once(tracker, open_rm):
+    for i in range(12):
+        a_full_path(tracker, f"C-{i}")
+    first, second = open_rm(catch_up=False, batch_size=1), open_rm(catch_up=False, batch_size=1)
+    start = threading.Barrier(2)
+    failures = []
+
+    def run(rm):
+        try:
+            start.wait()
+            rm.catch_up()
+        except Exception as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(rm,)) for rm in (first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert stages(first, D(2024, 1, 1)) == {"closed": 12}
+    together = snapshot(first)
+    reference = open_rm(catch_up=False)
+    reference.rebuild()  # the same tables, folded once from scratch
+    assert snapshot(reference) == together
+
+
+def test_status_shows_the_lag_and_another_projection_version_is_rebuilt(tracker, open_rm):
+    rm = open_rm()
+    a_full_path(tracker)
+    status = rm.status()
+    assert (status.position, status.head, status.lag) == (1, 6, 5)
+    rm.catch_up()
+    assert rm.status().lag == 0 and rm.status().path_rows > 0
+    with rm.db.transaction(write=True) as cursor:
+        cursor.execute("UPDATE zov_projection_position SET version = 0")
+    assert rm.status().needs_rebuild
+    assert stages(open_rm(), D(2024, 1, 1)) == {"closed": 1}
+    assert not rm.status().needs_rebuild
+
+
+def test_a_rebuild_keeps_the_answers(tracker, open_rm):
+    a_full_path(tracker)
+    rm = open_rm()
+    before = queries.counts(rm, D(2023, 7, 1))
+    assert rm.rebuild() == 6
+    assert queries.counts(rm, D(2023, 7, 1)) == before
