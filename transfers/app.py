@@ -472,6 +472,29 @@ class Tracker(Application):
             for s in stream.steps
         ]
 
+    # -- bulk saves (transfers.bulk, transfers.archive) ----------------------------------
+
+    def construct_recorder(self) -> Any:
+        """On PostgreSQL, a recorder whose large batch saves do not hang (transfers.pgstore)."""
+        if self.store.kind == "postgresql" and self.env.get("APPLICATION_RECORDER_TOPIC") is None:
+            from transfers.pgstore import TOPIC
+
+            self.env["APPLICATION_RECORDER_TOPIC"] = TOPIC
+        return super().construct_recorder()
+
+    def keep_in_batch(self, *streams: Stream) -> None:
+        """Inside a batch: let its later commands use these already loaded streams."""
+        if self._batch is None:
+            raise RuntimeError("keep_in_batch() is only for use inside `with tracker.batch()`")
+        for stream in streams:
+            self._batch.setdefault(stream.id, stream)
+
+    def remember_plan_lookups(self) -> None:
+        """For bulk runs: answer the plan's name lookups from memory (transfers.plancache)."""
+        from transfers.plancache import RememberingPlan
+
+        self._plan = RememberingPlan.of(self.plan)
+
 
 def _reason(text: str) -> str:
     cleaned = " ".join((text or "").split())
