@@ -70,4 +70,4 @@ def main() -> None:
 
 
 # Imported for their side effect of registering commands on `cli`.
-from cli import commands, places  # noqa: E402, F401
+from cli import bulk, commands, memo, places, reports  # noqa: E402, F401
