@@ -11,7 +11,8 @@ from pathlib import Path
 import click
 
 from cli.main import Session, cli, pass_session
-from cli.reports import MOMENT, answers, read_models
+from cli.params import MOMENT
+from cli.reports import answers, read_models
 
 
 def _write_atomically(path: Path, text: str) -> None:

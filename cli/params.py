@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import click
 
-from transfers.dates import parse_date
+from transfers.dates import parse_date, parse_moment
 from transfers.errors import ZovError
 from transfers.vocab import Word
 
@@ -24,6 +25,23 @@ class DateParam(click.ParamType):
             return parse_date(value)
         except ZovError as exc:
             self.fail(str(exc), param, ctx)
+
+
+class MomentParam(click.ParamType):
+    """A recording time: a date (its end), or date and time; UTC unless an offset is given."""
+
+    name = "TIMESTAMP"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_moment(value)
+        except ZovError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+MOMENT = MomentParam()
 
 
 class WordParam(click.ParamType):

@@ -12,70 +12,17 @@ import json
 import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 import click
 
 from cli.main import Session, cli, pass_session
 from cli.output import cell, emit, emit_one, plain
-from cli.params import DATE, FORMAT, WordParam
-from transfers.dates import parse_date
-from transfers.errors import InvalidValue, ZovError
+from cli.params import DATE, FORMAT, MOMENT, WordParam
 from transfers.vocab import Stage
 
 # -- parameters -------------------------------------------------------------------------------
-
-_CLOCK = re.compile(r"^(?P<day>[^\sT]+)[\sT]+(?P<clock>\d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?)"
-                    r"\s*(?P<zone>Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
-
-
-def parse_moment(text: str) -> datetime:
-    """A recording time as people write it, timezone-aware.
-
-    `2023-10-02` or `2-10-2023` (a date: the end of that day), `2023-10-02 17:30`,
-    `2023-10-02T17:30:05`, optionally with an offset (`+02:00`, `Z`); without an offset
-    the time is UTC.
-    """
-    cleaned = " ".join(text.split())
-    match = _CLOCK.match(cleaned)
-    if match is None:
-        try:
-            day = parse_date(cleaned)
-        except InvalidValue:
-            raise InvalidValue(f"'{text}' is not a timestamp; write 2023-10-02, "
-                               "'2023-10-02 17:30' or 2023-10-02T17:30+02:00") from None
-        return datetime.combine(day, time.max, tzinfo=UTC)
-    day = parse_date(match["day"])
-    try:
-        clock = time.fromisoformat(match["clock"].zfill(5) if len(match["clock"]) == 4
-                                   else match["clock"])
-    except ValueError:
-        raise InvalidValue(f"'{text}' has no valid time of day") from None
-    zone = UTC
-    if match["zone"] and match["zone"].upper() != "Z":
-        sign = -1 if match["zone"][0] == "-" else 1
-        digits = match["zone"][1:].replace(":", "")
-        zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
-    return datetime.combine(day, clock, tzinfo=zone)
-
-
-class MomentParam(click.ParamType):
-    """A recording time: a date (its end), or date and time; UTC unless an offset is given."""
-
-    name = "TIMESTAMP"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_moment(value)
-        except ZovError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-MOMENT = MomentParam()
-
 
 def as_of_options(f: Callable) -> Callable:
     """--as-of (effective date) and --as-known-at (recording time) of every read command."""

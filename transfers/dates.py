@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 from transfers.errors import InvalidValue
 
@@ -24,3 +24,37 @@ def parse_date(text: str) -> date:
         return date(int(y), int(mo), int(d))
     except ValueError:
         raise InvalidValue(f"'{text}' is not a date in the calendar") from None
+
+
+_CLOCK = re.compile(r"^(?P<day>[^\sT]+)[\sT]+(?P<clock>\d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?)"
+                    r"\s*(?P<zone>Z|[+-]\d{2}:?\d{2})?$", re.IGNORECASE)
+
+
+def parse_moment(text: str) -> datetime:
+    """A recording time as people write it, timezone-aware.
+
+    `2023-10-02` or `2-10-2023` (a date: the end of that day), `2023-10-02 17:30`,
+    `2023-10-02T17:30:05`, optionally with an offset (`+02:00`, `Z`); without an offset
+    the time is UTC.
+    """
+    cleaned = " ".join(text.split())
+    match = _CLOCK.match(cleaned)
+    if match is None:
+        try:
+            day = parse_date(cleaned)
+        except InvalidValue:
+            raise InvalidValue(f"'{text}' is not a timestamp; write 2023-10-02, "
+                               "'2023-10-02 17:30' or 2023-10-02T17:30+02:00") from None
+        return datetime.combine(day, time.max, tzinfo=UTC)
+    day = parse_date(match["day"])
+    try:
+        clock = time.fromisoformat(match["clock"].zfill(5) if len(match["clock"]) == 4
+                                   else match["clock"])
+    except ValueError:
+        raise InvalidValue(f"'{text}' has no valid time of day") from None
+    zone = UTC
+    if match["zone"] and match["zone"].upper() != "Z":
+        sign = -1 if match["zone"][0] == "-" else 1
+        digits = match["zone"][1:].replace(":", "")
+        zone = timezone(sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:])))
+    return datetime.combine(day, clock, tzinfo=zone)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from cli.reports import parse_moment
+from transfers.dates import parse_moment
 from transfers.errors import InvalidValue
 
 

@@ -90,7 +90,7 @@ def test_as_known_at_gives_the_memo_as_it_was_sent(history):
     history.hand_over("C-07", "late", on=date(2023, 9, 25))
     now = memo_text(history)
     assert now != sent
-    from cli.reports import parse_moment
+    from transfers.dates import parse_moment
 
     assert memo_text(history, as_known_at=parse_moment(moment)) == sent
 
