@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from projections import queries as q
 from projections.readmodels import ReadModels
 from templates.chart import Chart, Series, burn_down
-from templates.dutch import MONTHS
+from templates.dutch import MONTHS, datum, getal, procent
 from transfers.vocab import CloseReason, Stage
 
 STAGE_VALUES = ("registered", "triaged", "assigned", "handed-over", "closed")
@@ -29,6 +29,11 @@ class StageRow:
     open: int
     handed_over: int  # warm handover done (handed over, or closed as transferred)
     closed: int
+
+    @property
+    def waiting_to_close(self) -> int:
+        """Handed over warmly, not closed yet."""
+        return self.counts[STAGE_FIELDS.index("handed_over")]
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ class Memo:
     places_keep: int
     combinaties: tuple[CombinatieRow, ...]
     chart: Chart
+    summary: tuple[str, ...]  # the summary written out: a sentence per care type, then the total
     generated_at: datetime | None = None  # only with --stamp
 
 
@@ -139,6 +145,40 @@ def _month_ends(start: date, end: date) -> list[date]:
         out.append(min(following - timedelta(days=1), end))
         first = following
     return out
+
+
+def _paths(n: int, one: str, many: str) -> str:
+    return f"{getal(n)} {one if n == 1 else many}"
+
+
+def _summary(stages: tuple[StageRow, ...], total: ComplianceRow, as_of: date) -> tuple[str, ...]:
+    """The key numbers written out, so that they add up as a reader adds them."""
+    lines = []
+    for s in stages:
+        if not s.total:
+            continue
+        closed_after = s.handed_over - s.waiting_to_close
+        closed = f"{getal(s.closed)} afgesloten" if s.closed else "nog geen afgesloten"
+        line = (f"Van de {_paths(s.total, f'{s.hulpvorm}-cliënt', f'{s.hulpvorm}-cliënten')} "
+                f"{'zijn' if s.closed > 1 else 'is'} er per {datum(as_of)} {closed}")
+        if closed_after:
+            line += f", van wie {getal(closed_after)} na een warme overdracht"
+        line += f"; {_paths(s.open, 'pad loopt', 'paden lopen')} nog"
+        if s.waiting_to_close:
+            line += f", waarvan {getal(s.waiting_to_close)} al warm overgedragen"
+        lines.append(line + ".")
+    line = (f"Van alle {_paths(total.in_scope, 'pad', 'paden')} is {procent(total.pct_on_time)} "
+            "vóór de deadline afgerond")
+    if total.late:
+        line += f" en {procent(total.pct_late)} na de deadline"
+    if total.overdue:
+        line += f". {_paths(total.overdue, 'pad staat', 'paden staan')} na de deadline nog open."
+    elif total.at_risk:
+        line += (f". {_paths(total.at_risk, 'open pad loopt', 'open paden lopen')} risico de "
+                 "deadline niet te halen.")
+    else:
+        line += ". Geen open pad loopt risico de deadline niet te halen."
+    return (*lines, line)
 
 
 def build_memo(rm: ReadModels, month: str, as_known_at: datetime | None = None,
@@ -232,6 +272,7 @@ def build_memo(rm: ReadModels, month: str, as_known_at: datetime | None = None,
         places_capacity=houses.capacity, places_keep=houses.keep, combinaties=combinaties,
         chart=burn_down(series, plan.peildatum, chart_end, plan.deadline,
                         "Open paden per hulpvorm, einde van elke maand"),
+        summary=_summary(stages, compliance_row(comp.total, "Totaal"), as_of),
         generated_at=stamp,
     )
 

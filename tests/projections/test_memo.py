@@ -54,6 +54,14 @@ def test_the_memo_numbers_are_the_projections_numbers(history):
     mkd, db, ech = view.stages
     assert (mkd.closed, mkd.handed_over, mkd.open) == (2, 1, 1)  # C-01 transferred, C-02 education
     assert (ech.handed_over, ech.counts[1]) == (1, 1)  # C-06 handed over, C-07 re-triaged
+    # The summary's numbers add up as a reader adds them: closed + open = total.
+    assert view.summary[0] == ("Van de 3 MKD-cliënten zijn er per 30 september 2023 2 afgesloten, "
+                               "van wie 1 na een warme overdracht; 1 pad loopt nog.")
+    assert view.summary[2].endswith("nog geen afgesloten; 2 paden lopen nog, waarvan 1 al warm "
+                                    "overgedragen.")
+    for line, row in zip(view.summary, view.stages, strict=False):
+        closed, still_open = re.search(r"(\d+|geen) afgesloten.*; (\d+) pad", line).groups()
+        assert int(closed.replace("geen", "0")) + int(still_open) == row.total
     assert view.compliance_total.at_risk == compliance.total.at_risk == 2
     assert {(r.ref, r.reasons) for r in view.at_risk} == {
         ("C-03", "arrangement loopt door na de deadline, nog niet getrieerd"),
