@@ -1,25 +1,18 @@
-"""Benchmark of bulk import: `zov import clients` + `zov apply` against a bare save.
+"""The bulk benchmark's material: an overview and an event sheet as Dutch Excel saves them, and
+the same events made with the aggregates' own methods for a bare save (see bench.suite).
 
-    python -m bench.bulk --clients 100000 --events 500000 --store sqlite
-    python -m bench.bulk --clients 100000 --events 500000 --store postgres
-
-Writes an overview CSV (semicolon, Windows-1252, as Dutch Excel saves it) and an event sheet
-(five events per client: triage, assign, plan-handover, handover, close), imports both through
-the same code as the CLI, then saves the same events in a second, empty store with a bare
-`Application.save(*aggregates)`. Prints the rates and their ratio; the target is >= 0.25.
+The overview is semicolon-separated Windows-1252; the sheet has five events per client
+(triage, assign, plan-handover, handover, close), in rounds as a year goes by.
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
-import gc
-import os
-import tempfile
-import time
-import uuid
 from datetime import date, timedelta
 from pathlib import Path
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import JSONTranscoder
 
 GEMEENTEN = ["Maastricht", "Eijsden-Margraten", "Gulpen-Wittem", "Meerssen", "Vaals",
              "Valkenburg aan de Geul", "Sittard-Geleen", "Stein", "Beek", "Heerlen", "Kerkrade",
@@ -28,7 +21,6 @@ HULPVORMEN = [("MKD", "MKD", "Kracht van Dichtbij"),
               ("DB Xtra", "Begeleiding Individueel", "Zorgcoöperatie Limburg"),
               ("Echtscheidingenhulp", "BOR 2-3/vrijwillig/Rechtbank", "ECLG")]
 STEPS = 5  # events per client in the sheet
-PG_DSN = os.environ.get("ZOV_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def client(i: int) -> dict[str, str]:
@@ -106,113 +98,28 @@ def bare_aggregates(clients: int, n_events: int) -> list:
     return paths
 
 
-def store_url(kind: str, folder: Path, name: str) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{folder / (name + '.sqlite')}"
-    return f"{PG_DSN}?schema=zov_bench_{name}_{uuid.uuid4().hex[:8]}"
+class BareApplication(Application):
+    """Plain eventsourcing on the same store settings and transcodings: the yardstick for
+    bulk saves (no Tracker code, no sealing of personal fields)."""
 
+    @classmethod
+    def open(cls, url: str) -> BareApplication:
+        from transfers.pgstore import TOPIC
+        from transfers.store import ensure_postgres_schema, parse_store_url, prepare_sqlite_file
 
-def drop(url: str) -> None:
-    if "schema=" in url:
-        import psycopg
+        store = parse_store_url(url)
+        if store.sqlite_path is not None:
+            prepare_sqlite_file(store.sqlite_path)
+        else:  # eventsourcing's own recorder, without the pipeline mode that hangs on big saves
+            ensure_postgres_schema(store, f"{cls.name.lower()}_events")
+            store.env["APPLICATION_RECORDER_TOPIC"] = TOPIC
+        return cls(env=store.env)
 
-        schema = url.split("schema=")[1]
-        with psycopg.connect(PG_DSN, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        from transfers.app import DateAsISO, WordAsValue
+        from transfers.vocab import CloseReason, Outcome, PlaceStage, Stage
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=100_000)
-    parser.add_argument("--events", type=int, default=500_000)
-    parser.add_argument("--store", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--profile", action="store_true", help="profile the zov run (pyinstrument)")
-    args = parser.parse_args()
-
-    from transfers.app import Tracker
-    from transfers.bulk import CLIENT_COLUMNS, EVENT_COLUMNS, apply_events, import_clients
-    from transfers.sheets import open_sheet
-
-    with tempfile.TemporaryDirectory(prefix="zov-bench-") as tmp:
-        folder = Path(tmp)
-        t0 = time.perf_counter()
-        overview, sheet = write_files(folder, args.clients, args.events)
-        print(f"files: {args.clients} clients, {args.events} events "
-              f"({time.perf_counter() - t0:.1f}s to write)")
-
-        url = store_url(args.store, folder, "zov")
-        tracker = Tracker.open(url)
-        tracker.adopt_plan(None, "built-in", "bench")
-        profiler = None
-        if args.profile:
-            from pyinstrument import Profiler
-
-            profiler = Profiler()
-            profiler.start()
-        t0 = time.perf_counter()
-        r1 = import_clients(tracker, open_sheet(overview, CLIENT_COLUMNS), "bench")
-        t1 = time.perf_counter()
-        r2 = apply_events(tracker, open_sheet(sheet, EVENT_COLUMNS), "bench")
-        t2 = time.perf_counter()
-        if profiler:
-            profiler.stop()
-            print(profiler.output_text(unicode=True, color=False, show_all=False))
-        assert not r1.errors and not r2.errors, (r1.errors[:3], r2.errors[:3])
-        written = r1.written + r2.written
-        tracker.close()
-        drop(url)
-        gc.collect()
-
-        bare = [bare_save(args, folder, collector) for collector in ("on", "off")]
-
-    zov_rate = written / (t2 - t0)
-    print(f"store: {args.store} ({versions(args.store)})")
-    print(f"zov import clients: {r1.written} paths in {t1 - t0:.1f}s")
-    print(f"zov apply:          {r2.written} events in {t2 - t1:.1f}s")
-    print(f"zov total:          {written} events in {t2 - t0:.1f}s = {zov_rate:,.0f} events/s")
-    for (make, save), collector in zip(bare, ("on", "off"), strict=True):
-        save_rate = written / save
-        print(f"bare save, GC {collector + ':':4} {written} events in {save:.1f}s = "
-              f"{save_rate:,.0f} events/s (making the aggregates took another {make:.1f}s)")
-        print(f"  ratio zov / bare save: {zov_rate / save_rate:.2f} (target >= 0.25); "
-              f"zov / bare make+save: {zov_rate / (written / (make + save)):.2f}")
-
-
-def bare_save(args: argparse.Namespace, folder: Path, collector: str) -> tuple[float, float]:
-    """Seconds to make the aggregates, and to save them with Application.save in one go."""
-    from transfers.app import Tracker
-
-    gc.collect()
-    url = store_url(args.store, folder, f"bare_gc_{collector}")
-    app = Tracker.open(url)  # for its transcoder and recorder only; no Tracker code runs
-    t0 = time.perf_counter()
-    aggregates = bare_aggregates(args.clients, args.events)
-    if collector == "off":
-        gc.disable()
-    try:
-        t1 = time.perf_counter()
-        super(Tracker, app).save(*aggregates)  # eventsourcing's own Application.save
-        t2 = time.perf_counter()
-    finally:
-        gc.enable()
-    app.close()
-    drop(url)
-    return t1 - t0, t2 - t1
-
-
-def versions(kind: str) -> str:
-    import platform
-    import sqlite3
-
-    text = f"Python {platform.python_version()}, {os.cpu_count()} CPUs"
-    if kind == "sqlite":
-        return f"{text}, SQLite {sqlite3.sqlite_version}"
-    import psycopg
-
-    with psycopg.connect(PG_DSN) as conn:
-        server = conn.execute("SHOW server_version").fetchone()[0]
-    return f"{text}, PostgreSQL {server}"
-
-
-if __name__ == "__main__":
-    main()
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        for enum in (Stage, Outcome, CloseReason, PlaceStage):
+            transcoder.register(WordAsValue(enum))

@@ -14,6 +14,7 @@ import click
 from cli.commands import _by
 from cli.main import Session, cli, pass_session
 from cli.output import csv_safe, emit
+from cli.params import OUTPUT
 
 PROGRESS_FROM = 5_000  # lines; smaller files finish before a bar would help
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -210,8 +211,7 @@ def apply_sheet(session: Session, file: Path, fmt: str, sheet, dry_run, by) -> N
 @cli.command("export")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl",
               show_default=True, help="jsonl (restorable) or csv (for reading in Excel)")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="write to this file [default: standard output]")
+@click.option("-o", "--output", type=OUTPUT, help="write to this file [default: standard output]")
 @pass_session
 def export(session: Session, fmt: str, output: Path | None) -> None:
     """Export the whole event log in recording order.
@@ -245,7 +245,8 @@ def export(session: Session, fmt: str, output: Path | None) -> None:
     # A CSV file gets a BOM so that Excel reads its UTF-8 (ë, ï) right; stdout stays plain.
     # Written beside the target and renamed at the end: a failed export leaves no half file.
     partial = output.with_name(output.name + ".partial")
-    try:
+    try:  # owner-only: an export holds every reference and note in plain text
+        os.close(os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
         with open(partial, "w", encoding="utf-8-sig" if fmt == "csv" else "utf-8",
                   newline="") as out:
             write(out)
@@ -292,7 +293,7 @@ def restore(session: Session, file: Path) -> None:
 
 
 @cli.command("backup")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("file", type=OUTPUT)
 @pass_session
 def backup(session: Session, file: Path) -> None:
     """Copy a SQLite store to FILE, consistently, while others keep working.

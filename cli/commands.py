@@ -73,6 +73,7 @@ def info(session: Session, fmt: str) -> None:
     emit_one({
         "store": tracker.store.display,
         "kind": tracker.store.kind,
+        "encrypted": tracker.mapper.cipher is not None,  # ZOV_CIPHER_KEY (README, Privacy)
         "file": str(tracker.store.sqlite_path) if tracker.store.sqlite_path else None,
         "events": tracker.recorder.max_notification_id() or 0,
         "plan": plan.name if plan else None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import click
@@ -32,14 +33,70 @@ class Session:
 pass_session = click.make_pass_decorator(Session)
 
 
+def refuse_undecodable(ctx: click.Context) -> None:
+    """A usage error for an argument that is not UTF-8 text (typed in a terminal with another
+    encoding, or a file name in one): it could be neither stored nor shown."""
+    for param in ctx.command.params:
+        value = ctx.params.get(param.name)
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            text = os.fspath(item) if isinstance(item, os.PathLike) else item
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise click.BadParameter(
+                        f"'{_as_bytes(text)}' is not UTF-8 text; retype it (or rename the "
+                        "file) in UTF-8", ctx=ctx, param=param) from None
+
+
+def _as_bytes(text: str) -> str:
+    """Text with the bytes that are no UTF-8 shown as \\xe9, as the terminal passed them."""
+    try:
+        return os.fsencode(text).decode("utf-8", "backslashreplace")
+    except UnicodeError:
+        return text.encode("utf-8", "backslashreplace").decode()
+
+
+class ZovCommand(click.Command):
+    """A command whose arguments are checked to be text before it runs."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        refuse_undecodable(ctx)
+        return super().invoke(ctx)
+
+
 class ZovGroup(click.Group):
     """A group whose domain refusals become one line on stderr and exit code 1."""
 
+    command_class = ZovCommand
+    group_class = type  # subgroups (zov place, zov import, ...) are ZovGroups too
+
     def invoke(self, ctx: click.Context) -> Any:
+        refuse_undecodable(ctx)
         try:
             return super().invoke(ctx)
         except ZovError as exc:
             raise click.ClickException(str(exc)) from None
+        except Exception as exc:  # a failing store (damaged, full, locked) is one line too
+            from transfers.store import store_failure
+
+            failure = store_failure(exc)
+            if failure is None:
+                raise
+            raise click.ClickException(str(failure)) from None
+
+    # The write commands (cli.commands) load with the group, the others only when one of
+    # them is asked for: `zov handover` does not pay for importing reports, bulk and memo.
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None:
+            _load_other_commands()
+            found = super().get_command(ctx, cmd_name)
+        return found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _load_other_commands()
+        return super().list_commands(ctx)
 
 
 @click.group(cls=ZovGroup, context_settings={"help_option_names": ["-h", "--help"],
@@ -69,5 +126,10 @@ def main() -> None:
     cli(prog_name="zov")
 
 
-# Imported for their side effect of registering commands on `cli`.
-from cli import bulk, commands, memo, places, reports  # noqa: E402, F401
+def _load_other_commands() -> None:
+    """Import the modules that register the read, bulk, memo and place commands on `cli`."""
+    from cli import bulk, memo, places, privacy, reports  # noqa: F401
+
+
+# Imported for its side effect of registering the write commands on `cli`.
+from cli import commands  # noqa: E402, F401

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from cli.main import Session, cli, pass_session
-from cli.params import MOMENT
+from cli.params import MOMENT, OUTPUT
 from cli.reports import answers, read_models
 
 
@@ -30,7 +30,7 @@ def _write_atomically(path: Path, text: str) -> None:
 @click.argument("month", metavar="YYYY-MM")
 @click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html",
               show_default=True, help="self-contained HTML (mail it, print to PDF) or Markdown")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--output", type=OUTPUT,
               help="file to write [default: standard output]")
 @click.option("--as-known-at", type=MOMENT,
               help="count only events recorded by then: the memo as it was sent")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import click
@@ -61,6 +62,23 @@ class WordParam(click.ParamType):
 
 
 DATE = DateParam()
+
+
+class OutputFile(click.Path):
+    """A file to write: not a folder, and not an empty name."""
+
+    name = "file"
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, writable=True, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        if not str(value).strip():
+            self.fail("an empty name; name the file to write", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+OUTPUT = OutputFile()
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
                       default="table", show_default=True,

@@ -271,7 +271,9 @@ def compliance(session: Session, deadline, cases: bool, as_of, as_known_at, fmt:
     """
     from projections import queries
 
-    result = queries.compliance(read_models(session), as_of, as_known_at, deadline)
+    # JSON always carries the cases (--no-cases is about the table); CSV never shows them.
+    result = queries.compliance(read_models(session), as_of, as_known_at, deadline,
+                                cases=fmt == "json" or (cases and fmt == "table"))
     rows = [r.as_dict() for r in result.rows]
     total = result.total.as_dict()
     if fmt == "json":

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from transfers.errors import StoreError
-from transfers.store import StoreURL, postgres_conninfo
+from transfers.store import StoreURL, postgres_conninfo, store_failure
 
 
 class Database:
@@ -119,5 +119,4 @@ def errors() -> tuple[type[BaseException], ...]:
 
 def database_error(exc: BaseException, store: StoreURL) -> StoreError:
     """One line for the user about a database failure while projecting or querying."""
-    first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
-    return StoreError(f"the read models in {store.display} cannot be used: {first}")
+    return store_failure(exc, f"the read models in {store.display} cannot be used")

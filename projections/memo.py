@@ -131,10 +131,11 @@ def month_bounds(month: str) -> tuple[date, date, date]:
     try:
         year, mon = (int(part) for part in month.strip().split("-"))
         first = date(year, mon, 1)
-    except ValueError:
+        following = date(year + mon // 12, mon % 12 + 1, 1)
+        previous = first - timedelta(days=1)
+    except (ValueError, OverflowError):  # not YYYY-MM, or at the end of the calendar
         raise InvalidValue(f"month '{month}' is not a month; write it as 2023-09") from None
-    following = date(year + mon // 12, mon % 12 + 1, 1)
-    return first, following - timedelta(days=1), first - timedelta(days=1)
+    return first, following - timedelta(days=1), previous
 
 
 def _month_ends(start: date, end: date) -> list[date]:
@@ -191,6 +192,9 @@ def build_memo(rm: ReadModels, month: str, as_known_at: datetime | None = None,
     if as_of < plan.peildatum:
         raise InvalidValue(f"month {month} lies before the plan's peildatum "
                            f"{plan.peildatum.isoformat()}; there is nothing to report yet")
+    if first > rm.today():
+        raise InvalidValue(f"month {month} has not begun yet; a memo reports on a month that "
+                           "has begun (or ended)")
     now = q.counts(rm, as_of, as_known_at)
     before = q.counts(rm, previous, as_known_at)
     by_combinatie = q.counts(rm, as_of, as_known_at, by="combinatie")

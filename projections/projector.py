@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +38,7 @@ from transfers.errors import StoreError
 from transfers.memory import collector_paused
 from transfers.path import ClientPath, PathState
 from transfers.place import LeefhuisPlace, PlaceState
+from transfers.privacy import PLACEHOLDER, SEALED, protect_ref
 from transfers.stream import Step, StepKind, Stream
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -53,7 +55,10 @@ def _fast_decoder(mapper: Any) -> Callable[[bytes], dict[str, Any]] | None:
         return mapper.transcoder.decode
 
     def decode(state: bytes) -> dict[str, Any]:
-        return scanner(state.decode("utf8"), 0)[0]
+        try:
+            return scanner(state.decode("utf8"), 0)[0]
+        except (ValueError, StopIteration):  # not JSON: encrypted (no key given), or damaged
+            raise mapper.unreadable(state) from None
 
     return decode
 
@@ -188,7 +193,9 @@ class _Writes:
     step that ends or voids one of them changes the row instead of adding an UPDATE.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, protect: Callable[[str | None], str | None] | None = None) -> None:
+        self.protect = protect  # encrypts references with the store key, if it has one
+        self.forgotten: dict[Shape, list[str]] = {s: [] for s in SHAPES}
         self.ends: dict[Shape, list[tuple]] = {s: [] for s in SHAPES}
         self.closes: dict[Shape, list[tuple]] = {s: [] for s in SHAPES}
         self.inserts: dict[Shape, list[list]] = {s: [] for s in SHAPES}
@@ -250,24 +257,14 @@ class _Writes:
             if closes:
                 _exactly(cursor, f"UPDATE {name} SET known_to = {mark} WHERE {current}", closes)
             rows = [r for r in self.inserts[shape] if r[KNOWN_FROM] < r[KNOWN_TO]]
-            if not rows:
-                continue
-            columns = ", ".join(shape.insert_columns)
-            if db.sqlite:  # dates as ISO text, as SQLAlchemy's SQLite Date type stores them
-                iso: dict[date, str] = {}  # few distinct dates, many rows
-                for i in shape.date_positions:
-                    for r in rows:
-                        d = r[i]
-                        if d is not None:
-                            r[i] = iso.get(d) or iso.setdefault(d, d.isoformat())
-            if bulk and not db.sqlite:
-                with cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-                    copy.set_types(shape.pg_types)
-                    for r in rows:
-                        copy.write_row(r)
-            else:
-                values = ", ".join([mark] * len(shape.insert_columns))
-                cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({values})", rows)
+            self._protect(shape, rows)
+            self._insert(db, cursor, shape, rows, bulk)
+            if self.forgotten[shape]:
+                if db.sqlite:
+                    cursor.execute("PRAGMA secure_delete = ON")  # no fragment keeps them
+                cursor.executemany(f"UPDATE {name} SET ref = '{PLACEHOLDER}' WHERE "
+                                   f"stream_id = {mark} AND ref IS NOT NULL",
+                                   [(sid,) for sid in self.forgotten[shape]])
         deltas = [(db.day(day), h, stage, reason, n)
                   for (day, h, stage, reason), n in self.deltas.items() if n]
         if deltas:
@@ -278,6 +275,46 @@ class _Writes:
             cursor.execute(f"DELETE FROM {STAGE_DELTA} WHERE delta = 0")  # as a rebuild has it
         for track in self.touched:
             track.pending.clear()
+
+    @staticmethod
+    def _insert(db: Database, cursor: Any, shape: Shape, rows: list[list], bulk: bool) -> None:
+        if not rows:
+            return
+        name = shape.table
+        mark = "?" if db.sqlite else "%s"
+        columns = ", ".join(shape.insert_columns)
+        if db.sqlite:  # dates as ISO text, as SQLAlchemy's SQLite Date type stores them
+            iso: dict[date, str] = {}  # few distinct dates, many rows
+            for i in shape.date_positions:
+                for r in rows:
+                    d = r[i]
+                    if d is not None:
+                        r[i] = iso.get(d) or iso.setdefault(d, d.isoformat())
+        if bulk and not db.sqlite:
+            with cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(shape.pg_types)
+                for r in rows:
+                    copy.write_row(r)
+        else:
+            values = ", ".join([mark] * len(shape.insert_columns))
+            cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({values})", rows)
+
+    def _protect(self, shape: Shape, rows: list[list]) -> None:
+        """With a store key, new rows hold their references encrypted."""
+        if self.protect is not None:
+            at = shape.insert_columns.index("ref")
+            for r in rows:
+                r[at] = self.protect(r[at])
+
+    def forget(self, track: Track) -> None:
+        """The stream's personal data was erased: no row may keep its references."""
+        self.forgotten[track.shape].append(track.sid)
+        if "ref" in track.shape.identity:
+            at = track.shape.identity.index("ref")
+            track.ident = (*track.ident[:at], PLACEHOLDER, *track.ident[at + 1:])
+        track.steps = [replace(s, details={**s.details, "ref": PLACEHOLDER})
+                       if s.details.get("ref") else s for s in track.steps]
+        track.refold()  # the rows are erased by `forget` at the flush, not rewritten
 
 
 def _delta_key(day: date, track: Track, interval: Interval) -> tuple:
@@ -327,6 +364,8 @@ class Projector:
         self._topics: dict[str, _Topic | None] = {}
         self._ready = False
         self._decode = _fast_decoder(self.mapper)
+        cipher = self.mapper.cipher  # the store key: references in the rows are encrypted
+        self._protect = None if cipher is None else partial(protect_ref, cipher)
 
     # -- tables ---------------------------------------------------------------------------
 
@@ -408,7 +447,7 @@ class Projector:
                         self._forget()
                     self._cache_at = None  # the cache runs ahead until the commit
                     notes, new_pos = self._read(cursor, pos, head, self.batch_size)
-                    writes = _Writes()
+                    writes = _Writes(self._protect)
                     for note in notes:
                         self._fold_notification(note, writes)
                     writes.flush(self.db, cursor)
@@ -439,13 +478,16 @@ class Projector:
             create_indexes,
             create_tables,
             drop_tables,
+            vacuum,
         )
 
         self.ensure()
         self._forget()
+        if getattr(self.mapper, "keys", None) is not None:
+            self.mapper.keys.load()  # every stream's key at once, not one query per stream
         db = self.db
         head = self.recorder.max_notification_id() or 0
-        sink, done = _Writes(), 0
+        sink, done = _Writes(self._protect), 0
         try:
             with collector_paused():
                 with db.transaction() as cursor:
@@ -466,6 +508,7 @@ class Projector:
                     create_indexes(cursor, db.kind, READ_MODELS)
                     analyze(cursor, db.kind, READ_MODELS)
                     self._set_position(cursor, head)
+                vacuum(db.raw, db.kind, READ_MODELS)
                 # Let go of the whole log's rows and tracks while the garbage collector is
                 # still off: switched back on, it would first walk through every one of them.
                 sink = None
@@ -527,10 +570,17 @@ class Projector:
                     "WHERE notification_id > %s ORDER BY notification_id LIMIT %s")
         return None
 
+    def _opened(self, oid: Any, topic_name: str, fields: dict[str, Any]) -> dict[str, Any]:
+        """Fields decoded straight from the stored JSON, their sealed part opened as far as
+        the read models need it (the reference; notes and reasons are not projected)."""
+        if SEALED in fields:
+            self.mapper.unseal(oid, topic_name, fields, wanted=("ref",))
+        return fields
+
     def _fields(self, topic: _Topic, oid: Any, version: int, topic_name: str,
                 state: bytes) -> dict[str, Any]:
         if topic.fast:
-            return self._decode(state)
+            return self._opened(oid, topic_name, self._decode(state))
         stored = StoredEvent(originator_id=_uuid(oid), originator_version=version,
                              topic=topic_name, state=bytes(state))
         return dict(vars(self.mapper.to_domain_event(stored)))
@@ -541,7 +591,7 @@ class Projector:
         if topic is None:
             return  # not a path or a place (the plan, ...)
         if topic.fast:
-            fields = self._decode(state)
+            fields = self._opened(oid, topic_name, self._decode(state))
         else:
             fields = self._fields(topic, oid, version, topic_name, state)
         track = self._tracks.get(oid)
@@ -601,6 +651,9 @@ class Projector:
             old.append(new)
             writes.end(track, last, previous, begin, ts)
             writes.insert(track, last + 1, new, ts)
+            return
+        if kind == stream.FORGOTTEN:
+            writes.forget(track)
             return
         if kind == stream.CORRECTED:
             track.voided[step.details["voids"]] = step.details["reason"]

@@ -12,7 +12,7 @@ numbers cannot disagree. All accept:
 A voided event counts nowhere; a voided registration removes the path from every answer.
 
     counts(rm, as_of, as_known_at, by)           -> Counts
-    compliance(rm, as_of, as_known_at, deadline) -> Compliance
+    compliance(rm, as_of, as_known_at, deadline, cases) -> Compliance
     flow(rm, as_of, as_known_at, hulpvorm)       -> Flow
     places(rm, as_of, as_known_at)               -> Places
     paths(rm, as_of, as_known_at, hulpvorm=, stage=, gemeente=, combinatie=, open_only=)
@@ -289,41 +289,60 @@ def risk_reasons(plan: Plan, *, stage: str, outcome: str | None, planned: date |
 
 
 def compliance(rm: ReadModels, as_of: date | None = None, as_known_at: datetime | None = None,
-               deadline: date | None = None) -> Compliance:
+               deadline: date | None = None, cases: bool = True) -> Compliance:
     """Per hulpvorm: paths in scope, completed on time or late, open, overdue and at risk
-    against the plan's deadline (or `deadline` for all); with the cases by reference."""
+    against the plan's deadline (or `deadline` for all); with the cases by reference
+    (unless `cases` is false)."""
     day, known = _moments(rm, as_of, as_known_at)
     plan = rm.plan
     deadlines = {h.code: deadline or h.deadline for h in plan.hulpvormen}
     where, params = visible(day, known, rm.db.day)
     as_date = rm.db.as_date
-    rows = [(ref, h, stage, outcome, as_date(planned), as_date(end), as_date(since), c)
-            for ref, h, stage, outcome, planned, end, since, c in _select(rm, (
-                "SELECT ref, hulpvorm, stage, outcome, planned, arrangement_end, valid_from, "
-                f"combinatie FROM {PATH_INTERVAL} WHERE {where}", params))[0]]
-    tally: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    cases = []
-    for ref, hulpvorm, stage, outcome, planned, arr_end, since, combinatie in rows:
+
+    def standing(hulpvorm: str, stage: str, outcome: str | None, planned: date | None,
+                 arr_end: date | None, closed_on: date | None) -> tuple[str, date, tuple]:
+        """(on_time, late, overdue, at_risk or on_track; the deadline; the risk reasons)"""
         due = deadlines.get(hulpvorm) or deadline or plan.deadline
-        t = tally[hulpvorm]
-        t["in_scope"] += 1
         if stage == Stage.CLOSED.value:
-            t["on_time" if since <= due else "late"] += 1
-            continue
-        t["open"] += 1
+            return ("on_time" if closed_on <= due else "late"), due, ()
         if day > due:
-            t["overdue"] += 1
-            status, reasons = "overdue", ()
-        else:
-            reasons = risk_reasons(plan, stage=stage, outcome=outcome, planned=planned,
-                                   arrangement_end=arr_end, as_of=day, deadline=due)
-            if not reasons:
-                t["on_track"] += 1
-                continue
-            t["at_risk"] += 1
-            status = "at-risk"
-        cases.append(RiskCase(ref, hulpvorm, stage, since, due, status, reasons, combinatie,
-                              planned, arr_end))
+            return "overdue", due, ()
+        reasons = risk_reasons(plan, stage=stage, outcome=outcome, planned=planned,
+                               arrangement_end=arr_end, as_of=day, deadline=due)
+        return ("at_risk" if reasons else "on_track"), due, reasons
+
+    # The figures from the paths grouped by what decides their standing (a few thousand
+    # groups, however many paths): for a closed path only its closing date.
+    closed = Stage.CLOSED.value
+    open_only = f"CASE WHEN stage = '{closed}' THEN NULL ELSE {{}} END"
+    groups = _select(rm, (
+        f"SELECT hulpvorm, stage, {open_only.format('outcome')}, {open_only.format('planned')}, "
+        f"{open_only.format('arrangement_end')}, CASE WHEN stage = '{closed}' THEN valid_from "
+        f"END, count(*) FROM {PATH_INTERVAL} WHERE {where} GROUP BY 1, 2, 3, 4, 5, 6",
+        params))[0]
+    tally: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    flagged = False
+    for hulpvorm, stage, outcome, planned, arr_end, closed_on, n in groups:
+        status = standing(hulpvorm, stage, outcome, as_date(planned), as_date(arr_end),
+                          as_date(closed_on))[0]
+        t = tally[hulpvorm]
+        t["in_scope"] += n
+        t[status] += n
+        if stage != closed:
+            t["open"] += n
+        flagged = flagged or status in ("overdue", "at_risk")
+    found = []
+    if cases and flagged:  # then the open paths themselves, for the ones at risk or overdue
+        for ref, hulpvorm, stage, outcome, planned, arr_end, since, combinatie in _select(rm, (
+                "SELECT ref, hulpvorm, stage, outcome, planned, arrangement_end, valid_from, "
+                f"combinatie FROM {PATH_INTERVAL} WHERE {where} AND stage <> ?",
+                [*params, closed]))[0]:
+            planned, arr_end = as_date(planned), as_date(arr_end)
+            status, due, reasons = standing(hulpvorm, stage, outcome, planned, arr_end, None)
+            if status in ("overdue", "at_risk"):
+                found.append(RiskCase(rm.ref(ref), hulpvorm, stage, as_date(since), due,
+                                      status.replace("_", "-"), reasons, combinatie, planned,
+                                      arr_end))
     order = _hulpvorm_order(plan, tally)
     out = tuple(_compliance_row(h, deadlines.get(h) or deadline or plan.deadline, tally[h])
                 for h in order)
@@ -333,9 +352,9 @@ def compliance(rm: ReadModels, as_of: date | None = None, as_known_at: datetime 
             summed[k] += v
     latest = max((r.deadline for r in out), default=deadline or plan.deadline)
     order_index = {h: i for i, h in enumerate(order)}
-    cases.sort(key=lambda c: (order_index[c.hulpvorm], c.status != "overdue", c.ref))
+    found.sort(key=lambda c: (order_index[c.hulpvorm], c.status != "overdue", c.ref))
     return Compliance(day, as_known_at, deadline, asdict(plan.risk), out,
-                      _compliance_row("total", latest, summed), tuple(cases))
+                      _compliance_row("total", latest, summed), tuple(found))
 
 
 def _compliance_row(hulpvorm: str, deadline: date, t: dict[str, int]) -> ComplianceRow:
@@ -412,14 +431,15 @@ def flow(rm: ReadModels, as_of: date | None = None, as_known_at: datetime | None
         entered[as_date(on).strftime("%Y-%m")][_STAGE_FIELD[stage]] += n
     months = []
     if entered:
-        month, last, still_open = min(entered), day.strftime("%Y-%m"), 0
-        while month <= last:
+        year, mon = (int(part) for part in min(entered).split("-"))
+        still_open = 0
+        while (year, mon) <= (day.year, day.month):
+            month = f"{year:04d}-{mon:02d}"
             e = entered.get(month, {})
             still_open += e.get("registered", 0) - e.get("closed", 0)
             months.append(FlowMonth(month, *(e.get(f, 0) for f in _STAGE_FIELD.values()),
                                     open_at_end=still_open))
-            year, mon = int(month[:4]), int(month[5:])
-            month = f"{year + mon // 12}-{mon % 12 + 1:02d}"
+            year, mon = (year + 1, 1) if mon == 12 else (year, mon + 1)
 
     reached: dict[str, dict[str, date]] = defaultdict(dict)
     hulpvorm_of: dict[str, str] = {}
@@ -601,8 +621,8 @@ def paths(rm: ReadModels, as_of: date | None = None, as_known_at: datetime | Non
         "arrangement_end, outcome, combinatie, aanbieder, planned, close_reason "
         f"FROM {PATH_INTERVAL} WHERE {where}", params))[0]
     as_date = rm.db.as_date
-    rows = [_Listed(*r[:3], as_date(r[3]), *r[4:7], as_date(r[7]), *r[8:11], as_date(r[11]),
-                    r[12]) for r in found]
+    rows = [_Listed(rm.ref(r[0]), *r[1:3], as_date(r[3]), *r[4:7], as_date(r[7]), *r[8:11],
+                    as_date(r[11]), r[12]) for r in found]
     order = {h: i for i, h in enumerate(_hulpvorm_order(plan, {r.hulpvorm for r in rows}))}
     return tuple(
         PathRow(r.ref, r.hulpvorm, r.stage, r.valid_from, r.gemeente,

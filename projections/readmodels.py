@@ -8,6 +8,7 @@ from typing import Any
 
 from projections.db import Database
 from projections.projector import Projector, Status
+from transfers.privacy import reveal_ref
 
 
 class ReadModels:
@@ -30,6 +31,11 @@ class ReadModels:
     def plan(self):
         """The plan adopted in the store (hulpvormen, deadlines, risk rules, leefhuizen)."""
         return self.tracker.plan
+
+    def ref(self, stored: str) -> str:
+        """A reference as a row holds it, readable (rows of an encrypted store hold it
+        encrypted with the store key; see transfers.privacy)."""
+        return reveal_ref(self.tracker.mapper.cipher, stored)
 
     def today(self) -> date:
         return self.tracker.today()
@@ -56,3 +62,11 @@ class ReadModels:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def catch_up_if_present(tracker: Any) -> None:
+    """Bring existing read models up to date (after `zov forget`: so that no row keeps the
+    forgotten references); creates nothing, so it needs no SQLAlchemy."""
+    with ReadModels(tracker, catch_up=False) as rm:
+        if rm.status().version is not None:
+            rm.catch_up()

@@ -8,12 +8,14 @@ it reload, re-check and try again.
 from __future__ import annotations
 
 import os
+import random
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -21,7 +23,6 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import (
     IntegrityError,
     JSONTranscoder,
-    OperationalError,
     PersistenceError,
     Transcoding,
 )
@@ -32,23 +33,28 @@ from transfers.errors import (
     ChangedMeanwhile,
     InvalidValue,
     NotFound,
+    StepNotAllowed,
     StoreError,
 )
 from transfers.path import ClientPath, path_id
-from transfers.place import LeefhuisPlace, place_id
 from transfers.plan import Plan, default_plan_text, parse_plan
+from transfers.privacy import SealingMapper, StreamKeys, store_cipher_env
 from transfers.refs import check_ref, passes_eleven_test
 from transfers.store import (
     StoreURL,
     ensure_postgres_schema,
     parse_store_url,
     prepare_sqlite_file,
+    store_failure,
 )
 from transfers.stream import Stream
 from transfers.vocab import CloseReason, Outcome, PlaceStage, Stage, Word
 
+if TYPE_CHECKING:  # imported where places are used: client commands start faster without
+    from transfers.place import LeefhuisPlace
+
 PLAN_ID = uuid5(NAMESPACE_URL, "https://zorgoverdracht.invalid/zov/plan")
-ATTEMPTS = 3
+ATTEMPTS = 10  # a conflict means another writer got through: each retry sees progress
 T = TypeVar("T", bound=Stream)
 
 
@@ -120,19 +126,27 @@ class Tracker(Application):
         self.store = store
         if store.sqlite_path is not None:
             prepare_sqlite_file(store.sqlite_path)
-        elif store.env.get("POSTGRES_SCHEMA"):
-            ensure_postgres_schema(store)
+        env = {**store.env, **store_cipher_env(os.environ)}
+        if store.kind == "postgresql" and ensure_postgres_schema(store, f"{self.name.lower()}_events"):
+            env["CREATE_TABLE"] = "false"  # exists: roles that may not create can open it
         try:
-            super().__init__(env=store.env)
-        except (PersistenceError, sqlite3.DatabaseError) as exc:
-            raise StoreError(f"cannot open the store {store.display}: {_first_line(exc)}") from None
+            super().__init__(env=env)
+        except (PersistenceError, sqlite3.Error) as exc:
+            raise store_failure(exc, f"cannot open the store {store.display}") from None
+        self.mapper.keys = StreamKeys(self.recorder, store.kind)
         self._plan: Plan | None = None
         self._batch: dict[UUID, Aggregate] | None = None
+        self._creations_checked = False
 
     @classmethod
     def open(cls, url: str | None = None) -> Tracker:
         """Open the store named by `url`, `ZOV_DB` or the default SQLite file."""
         return cls(parse_store_url(url))
+
+    def construct_mapper(self) -> SealingMapper:
+        """A mapper that seals personal fields with each stream's key (transfers.privacy)."""
+        return self.factory.mapper(transcoder=self.construct_transcoder(),
+                                   mapper_class=SealingMapper)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -193,9 +207,8 @@ class Tracker(Application):
             return self._batch[stream_id]
         try:
             return self.repository.get(stream_id)
-        except (OperationalError, sqlite3.DatabaseError) as exc:
-            raise StoreError(f"cannot read the store {self.store.display}: "
-                             f"{_first_line(exc)}") from None
+        except (PersistenceError, sqlite3.Error) as exc:
+            raise store_failure(exc, f"cannot read the store {self.store.display}") from None
 
     def paths_of(self, ref: str) -> list[ClientPath]:
         """All paths of a client reference, one per care type it was registered for."""
@@ -226,6 +239,8 @@ class Tracker(Application):
 
     def place(self, place: str) -> LeefhuisPlace:
         """The Leefhuis place with this code."""
+        from transfers.place import place_id
+
         try:
             return self._get(place_id(place.strip()))
         except AggregateNotFoundError:
@@ -235,15 +250,19 @@ class Tracker(Application):
     # -- saving -------------------------------------------------------------------------
 
     @contextmanager
-    def batch(self) -> Iterator[None]:
+    def batch(self, creations_checked: bool = False) -> Iterator[None]:
         """Run many commands and save all their events in one transaction at the end.
 
         Inside, streams are loaded once and kept; nothing is written until the block ends
         without an exception. If any stream changed meanwhile, nothing is written.
+        A stream created inside is looked up in the store first (one query each), unless
+        the caller has checked that itself (`creations_checked`: bulk import reads who is
+        registered in one pass); one registered meanwhile still makes the save refuse.
         """
         if self._batch is not None:
             raise RuntimeError("batches do not nest")
         self._batch = {}
+        self._creations_checked = creations_checked
         try:
             yield
             pending = list(self._batch.values())
@@ -256,14 +275,20 @@ class Tracker(Application):
                 raise ChangedMeanwhile("another user changed some of these clients meanwhile; "
                                        "nothing was written, run it again") from None
 
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """eventsourcing's save, after giving the new streams their keys in one transaction."""
+        self.mapper.keys.prepare(a.id for a in objs if isinstance(a, Stream)
+                                 and a.version == len(a.pending_events))
+        return super().save(*objs, **kwargs)
+
     def _save(self, *aggregates: Aggregate) -> None:
         try:
             self.save(*aggregates)
         except IntegrityError:
             raise
-        except (OperationalError, sqlite3.DatabaseError) as exc:
-            raise StoreError(f"could not write to the store {self.store.display}: "
-                             f"{_first_line(exc)}; nothing was written") from None
+        except (PersistenceError, sqlite3.Error) as exc:
+            raise store_failure(exc, f"could not write to the store {self.store.display} "
+                                     "(nothing was written)") from None
 
     def _update(self, load: Callable[[], T], act: Callable[[T], None]) -> T:
         """Load, act, save; on a concurrent change reload and re-check (a few times)."""
@@ -272,20 +297,21 @@ class Tracker(Application):
             act(stream)
             self._batch[stream.id] = stream
             return stream
-        for _ in range(ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             stream = load()
             act(stream)
             try:
                 self._save(stream)
                 return stream
             except IntegrityError:
-                continue
+                time.sleep(random.uniform(0, 0.005 * (attempt + 1)))  # let the others pass
         raise ChangedMeanwhile(f"{stream.key} changed meanwhile, {ATTEMPTS} times in a row; "
                                "try again")
 
     def _create(self, stream: Stream) -> Stream:
         if self._batch is not None:
-            if stream.id in self._batch or stream.id in self.repository:
+            if stream.id in self._batch or (not self._creations_checked
+                                            and stream.id in self.repository):
                 raise AlreadyExists(f"{stream.key} is already registered; see `zov show`")
             self._batch[stream.id] = stream
             return stream
@@ -416,6 +442,8 @@ class Tracker(Application):
         """Register a Leefhuis place, occupied (by a client reference) or empty."""
         if occupied and not ref:
             raise InvalidValue("an occupied place needs the client's reference (--ref)")
+        from transfers.place import LeefhuisPlace
+
         stream = LeefhuisPlace(
             place=check_ref(place), leefhuis=self.plan.leefhuis(leefhuis).name,
             occupied=occupied, ref=check_ref(ref) if occupied else None,
@@ -455,6 +483,55 @@ class Tracker(Application):
         by, note, reason = self.actor(by), self.clean_note(note), _reason(reason)
         return self._update(lambda: self.place(place),
                             lambda p: p.correct(version, reason, self.today(), by, note))
+
+    # -- erasure (AVG art. 17) ------------------------------------------------------------
+
+    def forget(self, ref: str, reason: str, by: str,
+               hulpvorm: str | None = None) -> list[Stream]:
+        """Erase a client's personal data for good: delete the keys of the client's paths
+        (all of them, or the one of `hulpvorm`) and, for a whole client, of the Leefhuis places
+        that name the client; then log who forgot it, when and why. Counts stay as they were."""
+        by, reason = self.actor(by), self.clean_note(_reason(reason))
+        paths = [self.path(ref, hulpvorm)] if hulpvorm else self.paths_of(ref)
+        places = [] if hulpvorm else self._places_naming(ref)
+        if not paths and not places:
+            raise NotFound(f"no client path or Leefhuis place names '{ref}'; check the reference")
+        todo = [p for p in paths if not p.forgotten] + places
+        if not todo:
+            step = paths[0].forgotten
+            raise AlreadyExists(f"{ref} was already forgotten on {step.on.isoformat()} by "
+                                f"{step.by}; there is nothing left to erase")
+        unsealed = [s.key for s in todo if not self.mapper.keys.generations(s.id)]
+        if unsealed:
+            raise StepNotAllowed(f"{', '.join(unsealed)} was recorded before personal data was "
+                                 "encrypted per client, so forgetting cannot erase it; see "
+                                 "README, Privacy")
+        self.mapper.keys.shred(s.id for s in todo)
+        today = self.today()
+        for stream in todo:
+            stream.forget(reason, today, by)
+        try:
+            self._save(*todo)
+        except IntegrityError:
+            raise ChangedMeanwhile(f"{ref}: the data is erased, but someone wrote meanwhile; "
+                                   "run the same zov forget again to log it") from None
+        return todo
+
+    def _places_naming(self, ref: str) -> list[LeefhuisPlace]:
+        """The Leefhuis places whose history names this client reference."""
+        from transfers.place import LeefhuisPlace
+
+        wanted, ids, start = ref.strip().casefold(), [], 1
+        while True:
+            found = self.recorder.select_notifications(
+                start, 1000, topics=[LeefhuisPlace.Registered.TOPIC])
+            ids += [n.originator_id for n in found]
+            if len(found) < 1000:
+                break
+            start = found[-1].id + 1
+        places = [self._get(i) for i in ids]
+        return [p for p in places
+                if any((s.details.get("ref") or "").casefold() == wanted for s in p.steps)]
 
     # -- reading ------------------------------------------------------------------------
 
@@ -501,11 +578,6 @@ def _reason(text: str) -> str:
     if not cleaned:
         raise InvalidValue("a correction needs a reason (--reason)")
     return cleaned
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
 
 
 def actor_from_env() -> str:

@@ -22,7 +22,9 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
+import transfers.place  # noqa: F401 - defines the place events' topics, which decoding the log needs
 from transfers.errors import InvalidValue, StoreError
+from transfers.privacy import MissingStreamKey, WrongStoreKey
 from transfers.store import StoreURL
 
 FIELDS = ("id", "stream", "version", "topic", "on", "recorded_at", "by", "payload")
@@ -75,7 +77,12 @@ def export_records(tracker: Any, page: int = 2_000) -> Iterator[dict[str, Any]]:
         if not found:
             return
         for n in found:
-            yield describe(tracker, n, n.id)
+            record = describe(tracker, n, n.id)
+            if n.originator_version == 1:  # the keys of the stream's sealed fields (privacy)
+                keys = tracker.mapper.keys.exported(n.originator_id)
+                if keys:
+                    record["keys"] = keys
+            yield record
         start = found[-1].id + 1
 
 
@@ -111,6 +118,7 @@ def read_export(tracker: Any, path: Path) -> tuple[list[StoredEvent], list[LineE
     events: list[StoredEvent] = []
     errors: list[LineError] = []
     versions: dict[UUID, int] = {}
+    flawed: set[UUID] = set()  # streams with a bad line
     last_id = 0
     try:
         handle = open(path, encoding="utf-8-sig")
@@ -129,12 +137,15 @@ def read_export(tracker: Any, path: Path) -> tuple[list[StoredEvent], list[LineE
                 errors.append(LineError(line_no, _why(exc)))
                 continue
             problem = (_order(record, last_id) or _sequence(stored, versions)
-                       or _agrees(tracker, stored, record))
+                       or _adopt_keys(tracker, stored, record) or _agrees(tracker, stored, record))
             # Later lines are checked against this one even if it is wrong: one bad line
             # gives one error, not one for every later event of its stream.
             last_id = max(last_id, record["id"])
             versions[stored.originator_id] = stored.originator_version
+            if problem == _NO_KEYS and stored.originator_id in flawed:
+                continue  # its stream's first line, with the keys, was the bad one
             if problem:
+                flawed.add(stored.originator_id)
                 errors.append(LineError(line_no, problem))
             else:
                 events.append(stored)
@@ -190,6 +201,10 @@ def _sequence(stored: StoredEvent, versions: dict[UUID, int]) -> str | None:
 def _agrees(tracker: Any, stored: StoredEvent, record: dict[str, Any]) -> str | None:
     try:
         derived = describe(tracker, stored, record["id"])
+    except WrongStoreKey:  # the store-wide key does not fit: one message, not one per line
+        raise
+    except MissingStreamKey:
+        return _NO_KEYS
     except Exception as exc:  # an unknown topic or an undecodable state: say which line
         return f"cannot be read as a zov event ({type(exc).__name__}: {exc})"
     for name in FIELDS:
@@ -199,9 +214,26 @@ def _agrees(tracker: Any, stored: StoredEvent, record: dict[str, Any]) -> str | 
     return None
 
 
+_NO_KEYS = "its stream's keys are missing: the stream's first line is not in the file"
+
+
+def _adopt_keys(tracker: Any, stored: StoredEvent, record: dict[str, Any]) -> str | None:
+    """Take the stream keys a line carries (before its event is decoded with them)."""
+    keys = record.get("keys")
+    if keys is None:
+        return None
+    if not isinstance(keys, dict) or not all(
+            str(g).isdigit() and (s is None or isinstance(s, str)) for g, s in keys.items()):
+        return "keys must map key generations to keys (or null for forgotten ones)"
+    tracker.mapper.keys.adopt(stored.originator_id, keys)
+    return None
+
+
 def restore(tracker: Any, events: list[StoredEvent]) -> int:
-    """Write the events, as they were stored, into the empty store in one transaction."""
+    """Write the events, as they were stored, into the empty store in one transaction
+    (the streams' keys just before, in a transaction of their own)."""
     refuse_non_empty(tracker)
+    tracker.mapper.keys.write_adopted()
     try:
         tracker.recorder.insert_events(events)
     except IntegrityError:
@@ -221,12 +253,12 @@ def backup_sqlite(store: StoreURL, target: Path) -> Path:
     if not source.is_file():
         raise StoreError(f"there is no store at {source}")
     target = target.expanduser()
-    if target.exists():
-        raise InvalidValue(f"{target} exists; a backup never overwrites, choose a new name")
-    if not target.parent.is_dir():
-        raise InvalidValue(f"folder {target.parent} does not exist")
     try:
         os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except FileExistsError:
+        raise InvalidValue(f"{target} exists; a backup never overwrites, choose a new name") from None
+    except FileNotFoundError:
+        raise InvalidValue(f"folder {target.parent} does not exist") from None
     except OSError as exc:
         raise InvalidValue(f"cannot create {target}: {exc.strerror}") from None
     try:

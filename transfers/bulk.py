@@ -173,7 +173,8 @@ def _run(tracker: Any, sheet: Sheet, report: Report, handle: Callable[[Row], tup
          progress: Progress | None) -> Report:
     tracker.remember_plan_lookups()
     try:
-        with collector_paused(), tracker.batch():
+        # Rows register a stream only after asking _Streams whether it exists.
+        with collector_paused(), tracker.batch(creations_checked=True):
             for row in sheet.rows():
                 report.rows += 1
                 try:

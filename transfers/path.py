@@ -206,6 +206,10 @@ class ClientPath(Stream):
         self._record("RegistrationAmended", on, by, note, gemeente=gemeente,
                      arrangements=arrangements, arrangement_end=arrangement_end, cohort=cohort)
 
+    @event("Forgotten", topic="zov:ClientPath.Forgotten.v1")
+    def _forgotten(self, reason: str, on: date, by: str) -> None:
+        self._mark_forgotten(reason, on, by)
+
     @event("Corrected", topic="zov:ClientPath.Corrected.v1")
     def _corrected(self, voids: int, reason: str, on: date, by: str, note: str | None) -> None:
         self._void(voids, reason, on, by, note)

@@ -5,16 +5,26 @@ psycopg 3.3 that statement hangs for ever (the server waits in ClientRead) once 
 parameters pass a few megabytes, about 30,000 events. A large save here runs as an
 ordinary transaction instead: the same table lock and NOTIFY, then the same INSERT in
 slices, all committed together. Small saves take eventsourcing's own path unchanged.
+
+It also sets up the tables only when they are missing, and one process at a time:
+eventsourcing recreates its insert function (CREATE OR REPLACE FUNCTION) every time a store is
+opened, and two processes doing that at the same moment fail with "tuple concurrently updated".
+
+And a writer that waited ZOV_LOCK_TIMEOUT seconds for another one's lock on the log gives up:
+eventsourcing retries every failed save ten times (here twice over, as the small saves go
+through its own retrying method), which turned a 10-second wait into a quarter of an hour.
+Lost connections are still retried.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder, PostgresApplicationRecorder
-from eventsourcing.utils import retry
+from psycopg.errors import LockNotAvailable
 
 TOPIC = "transfers.pgstore:BulkSafeRecorder"
 
@@ -23,13 +33,44 @@ class BulkSafeRecorder(PostgresApplicationRecorder):
     """An application recorder whose large saves avoid pipeline mode."""
 
     SLICE = 5_000  # events per INSERT: well under the size where pipelining hangs
+    ATTEMPTS = 10  # saves tried when the connection is lost, as eventsourcing does
+    SETUP_LOCK = "SELECT pg_advisory_lock(hashtext('zov_store_setup'))"
+    SETUP_UNLOCK = "SELECT pg_advisory_unlock(hashtext('zov_store_setup'))"
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def create_table(self) -> None:
+        """eventsourcing's table setup, when the log's table is missing, one process at a
+        time (a session advisory lock). Run on every start it would also take a SHARE lock
+        on the log (CREATE INDEX IF NOT EXISTS) and make each command queue behind writers."""
+        table = f'"{self.datastore.schema}"."{self.events_table_name}"'
+        with self.datastore.get_connection() as conn:
+            if conn.execute("SELECT to_regclass(%s) AS found", (table,)).fetchone()["found"]:
+                self.datastore.register_type_adapters()
+                return
+            conn.execute(self.SETUP_LOCK)
+            try:
+                super().create_table()
+            finally:
+                conn.execute(self.SETUP_UNLOCK)
+
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
+        attempt = 1
+        while True:
+            try:
+                return self._insert_once(stored_events, **kwargs)
+            except (InterfaceError, OperationalError) as exc:
+                if isinstance(exc.__cause__, LockNotAvailable) or attempt == self.ATTEMPTS:
+                    raise
+            attempt += 1
+            time.sleep(0.2)
+
+    def _insert_once(self, stored_events: Sequence[StoredEvent], **kwargs: Any
+                     ) -> Sequence[int] | None:
         if len(stored_events) <= self.SLICE or self.datastore.enable_db_functions:
-            return super().insert_events(stored_events, **kwargs)
+            # eventsourcing's own save, without its retrying decorator
+            return PostgresApplicationRecorder.insert_events.__wrapped__(
+                self, stored_events, **kwargs)
         ids: list[int] = []
         with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
             self._insert_events(curs, stored_events, **kwargs)

@@ -92,6 +92,7 @@ class LeefhuisPlace(Stream):
 
     TOPIC = "zov:LeefhuisPlace.v1"
     KINDS = PLACE_STEPS
+    ENDS_WHEN_FORGOTTEN = False  # the place goes on when a client who lived there is forgotten
 
     class Created(Stream.Created):
         TOPIC = "zov:LeefhuisPlace.Created.v1"  # unused: places are created by Registered
@@ -139,6 +140,10 @@ class LeefhuisPlace(Stream):
     def _occupancy(self, occupied: bool, ref: str | None, on: date, by: str,
                    note: str | None) -> None:
         self._record("OccupancyChanged", on, by, note, occupied=occupied, ref=ref)
+
+    @event("Forgotten", topic="zov:LeefhuisPlace.Forgotten.v1")
+    def _forgotten(self, reason: str, on: date, by: str) -> None:
+        self._mark_forgotten(reason, on, by)
 
     @event("Corrected", topic="zov:LeefhuisPlace.Corrected.v1")
     def _corrected(self, voids: int, reason: str, on: date, by: str, note: str | None) -> None:

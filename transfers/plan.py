@@ -10,7 +10,6 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
-from importlib import resources
 from typing import Any
 
 from transfers.errors import InvalidValue, UnknownValue
@@ -159,6 +158,8 @@ def _match(text, by_key, aliases, noun, valid, resolve):
 
 def default_plan_text() -> str:
     """The built-in Zuid-Limburg 2023 plan, as TOML text."""
+    from importlib import resources  # here: it loads tempfile, shutil and more
+
     return resources.files("transfers.plans").joinpath(DEFAULT_PLAN).read_text("utf-8")
 
 

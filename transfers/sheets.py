@@ -289,7 +289,10 @@ def _sniff_delimiter(text: str, header: _Header) -> str:
     for delimiter in DELIMITERS:
         score = (-1, -1)
         for ln in lines:
-            cells = next(csv.reader([ln], delimiter=delimiter), [])
+            try:
+                cells = next(csv.reader([ln], delimiter=delimiter), [])
+            except csv.Error:  # the reader proper reports it, with its line
+                continue
             score = max(score, (header.recognised(cells), len(cells)))
         if score > best_score:
             best, best_score = delimiter, score

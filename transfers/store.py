@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -38,7 +39,7 @@ class StoreURL:
 def parse_store_url(url: str | None) -> StoreURL:
     """Parse `sqlite:///path` or `postgresql://user:pw@host:port/db?schema=s`."""
     url = (url or os.environ.get("ZOV_DB") or default_url()).strip()
-    lock_timeout = os.environ.get("ZOV_LOCK_TIMEOUT", "10")
+    lock_timeout = lock_timeout_setting()
     if url.startswith("sqlite:///"):
         path = Path(unquote(url[len("sqlite:///"):])).expanduser()
         if not path.name:
@@ -73,14 +74,110 @@ def parse_store_url(url: str | None) -> StoreURL:
                      "or postgresql://user@host:5432/dbname")
 
 
+def lock_timeout_setting() -> str:
+    """ZOV_LOCK_TIMEOUT: whole seconds a writer waits for another (default 10)."""
+    text = os.environ.get("ZOV_LOCK_TIMEOUT", "").strip() or "10"
+    if not text.isdigit():
+        raise StoreError(f"ZOV_LOCK_TIMEOUT={text!r} is not a number of seconds; "
+                         "set it to a whole number such as 10, or unset it")
+    return text
+
+
 def prepare_sqlite_file(path: Path) -> None:
-    """Create the SQLite file's folder and the file itself readable by the owner only."""
+    """Create the SQLite file's folder and the file itself readable by the owner only;
+    refuse a file that is not a SQLite database, or a database that is not a zov store.
+
+    An existing file is only ever opened through SQLite: closing any other handle on it
+    would release the locks this process's open connections hold on it (POSIX locks belong
+    to the process), and another process could then overwrite what they are writing.
+    """
+    if path.is_dir():
+        raise StoreError(f"the store {path} is a folder; name a file, e.g. {path / 'zov.sqlite'}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-        os.close(fd)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600))
+    except FileExistsError:
+        pass  # another process created it meanwhile
     except OSError as exc:
         raise StoreError(f"cannot create the store file {path}: {exc.strerror}") from None
+    if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+        raise StoreError(f"the store file {path} cannot be written (a read-only disk, or no "
+                         "permission on the file or its folder); zov writes beside it even to "
+                         "read, so copy it to a writable folder or fix the permissions")
+    if path.stat().st_size:
+        _check_zov_file(path)
+
+
+def _check_zov_file(path: Path) -> None:
+    import sqlite3
+
+    try:
+        with closing(sqlite3.connect(path)) as conn:
+            tables = {name for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.Error as exc:
+        if "not a database" in str(exc):
+            raise StoreError(f"{path} is not a SQLite database (another kind of file, or "
+                             "damaged); restore it from a backup or name another file with "
+                             "--db") from None
+        if _disk_full(path):
+            raise StoreError(f"the disk holding the store {path} is full; free some space "
+                             "and run it again") from None
+        raise store_failure(exc, f"cannot open the store file {path}") from None
+    if tables and "stored_events" not in tables:
+        others = ", ".join(sorted(tables)[:3])
+        raise StoreError(f"{path} is a SQLite database but not a zov store (it holds the "
+                         f"tables {others}); name another file with --db")
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        return os.statvfs(path.parent).f_bavail == 0
+    except OSError:
+        return False
+
+
+def store_failure(exc: BaseException, what: str = "the store cannot be used") -> StoreError | None:
+    """A failure of the store itself (a damaged file, a full or read-only disk, a lock held
+    too long, a lost server) as one line for the user, `what: reason; hint`; None for any
+    other exception."""
+    import sqlite3
+    import sys
+
+    from eventsourcing.persistence import MapperDeserialisationError, PersistenceError
+
+    kinds: list[type[BaseException]] = [PersistenceError, sqlite3.Error]
+    if "psycopg" in sys.modules:
+        kinds.append(sys.modules["psycopg"].Error)
+    if isinstance(exc, MapperDeserialisationError):
+        return StoreError("a stored event cannot be read (the store is damaged, or was "
+                          "written with another key); restore it from a backup")
+    if not isinstance(exc, tuple(kinds)):
+        return None
+    first = first_line(exc)
+    lowered = first.lower()
+    for words, hint in _HINTS:
+        if any(w in lowered for w in words):
+            return StoreError(f"{what}: {first}; {hint}")
+    return StoreError(f"{what}: {first}")
+
+
+_HINTS = (
+    (("permission denied", "must be owner"), "this database role may not do that (a read-only "
+                                            "role?); see README, Privacy, for the roles"),
+    (("malformed", "not a database"), "the file is damaged: restore it from a backup"),
+    (("disk is full", "no space"), "the disk is full: free some space and run it again"),
+    (("readonly", "read-only", "read only"), "the store cannot be written here: check the "
+                                             "file's and folder's permissions and the disk"),
+    (("locked", "lock timeout"), "another process kept the store busy; run it again, or "
+                                 "raise ZOV_LOCK_TIMEOUT (seconds)"),
+)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (drivers add detail lines)."""
+    return (str(exc).strip() or type(exc).__name__).splitlines()[0]
 
 
 def postgres_conninfo(store: StoreURL) -> dict[str, str]:
@@ -91,15 +188,21 @@ def postgres_conninfo(store: StoreURL) -> dict[str, str]:
             "password": env["POSTGRES_PASSWORD"], "connect_timeout": env["POSTGRES_CONNECT_TIMEOUT"]}
 
 
-def ensure_postgres_schema(store: StoreURL) -> None:
-    """Create the schema named in the URL (`?schema=`) if it does not exist yet."""
+def ensure_postgres_schema(store: StoreURL, events_table: str) -> bool:
+    """Create the schema named in the URL (`?schema=`) if it does not exist yet; True if the
+    store's event table exists already (then nothing need be created: roles without the
+    right to create, such as a read-only one, can open it)."""
     import psycopg
     from psycopg import sql
 
+    schema = store.env["POSTGRES_SCHEMA"] or "public"
     try:
         with psycopg.connect(**postgres_conninfo(store), autocommit=True) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                sql.Identifier(store.env["POSTGRES_SCHEMA"])))
+            if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                                (schema,)).fetchone():
+                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                    sql.Identifier(schema)))
+            return conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                                (f'"{schema}".{events_table}',)).fetchone()[0]
     except psycopg.Error as exc:
-        first = (str(exc).strip() or type(exc).__name__).splitlines()[0]
-        raise StoreError(f"cannot open the store {store.display}: {first}") from None
+        raise StoreError(f"cannot open the store {store.display}: {first_line(exc)}") from None

@@ -47,6 +47,8 @@ class Stream(Aggregate):
     KINDS: ClassVar[Mapping[str, StepKind[Any]]] = {}
     REGISTERED: ClassVar[str] = "Registered"
     CORRECTED: ClassVar[str] = "Corrected"
+    FORGOTTEN: ClassVar[str] = "Forgotten"  # personal data erased (zov forget); counts stay
+    ENDS_WHEN_FORGOTTEN: ClassVar[bool] = True  # nothing can be logged after forgetting
 
     class Event(Aggregate.Event):
         pass
@@ -83,9 +85,18 @@ class Stream(Aggregate):
         self.voided[version] = reason
         self.state = self._fold(self.live_steps(), strict=False)
 
+    def _mark_forgotten(self, reason: str, on: date, by: str) -> None:
+        """Body of the Forgotten @event method: a step that changes no state."""
+        self._append(self.FORGOTTEN, on, by, None, {"reason": reason})
+
     def live_steps(self) -> list[Step]:
-        """The steps that count: not corrections, not voided."""
-        return [s for s in self.steps if s.kind != self.CORRECTED and s.version not in self.voided]
+        """The steps that count: not corrections or forgettings, not voided."""
+        return [s for s in self.steps if s.kind not in _BOOKKEEPING and s.version not in self.voided]
+
+    @property
+    def forgotten(self) -> Step | None:
+        """The latest Forgotten step, if the stream's personal data was erased."""
+        return next((s for s in reversed(self.steps) if s.kind == self.FORGOTTEN), None)
 
     def _fold(self, steps: list[Step], strict: bool) -> Any:
         if not steps or steps[0].kind != self.REGISTERED:
@@ -126,6 +137,7 @@ class Stream(Aggregate):
         if self.is_void:
             raise StepNotAllowed(f"{self.key}: the registration was voided; nothing more "
                                  "can be logged on it")
+        self._check_not_forgotten()
         rule = self.KINDS[kind]
         probe = Step(len(self.steps) + 1, kind, on, "", None, details)
         why = (self._date_refusal(on, self.last_on) if rule.dated else None) or rule.refusal(
@@ -133,12 +145,22 @@ class Stream(Aggregate):
         if why:
             raise StepNotAllowed(f"{self.key}: {why}")
 
+    def _check_not_forgotten(self) -> None:
+        if self.ENDS_WHEN_FORGOTTEN and self.forgotten:
+            raise StepNotAllowed(f"{self.key}: the client's data was erased (zov forget); "
+                                 "nothing more can be logged on it")
+
     @property
     def is_void(self) -> bool:
         return 1 in self.voided
 
+    def forget(self, reason: str, on: date, by: str) -> None:
+        """Record that the personal data of this stream's events was erased (zov forget)."""
+        self._forgotten(reason, on, by)
+
     def check_correction(self, version: int) -> None:
         """Refuse voiding `version` unless the remaining history is still a valid path."""
+        self._check_not_forgotten()
         if not 1 <= version <= len(self.steps):
             raise StepNotAllowed(f"{self.key} has no event {version}; its events are "
                                  f"1-{len(self.steps)} (see `zov show`)")
@@ -146,6 +168,9 @@ class Stream(Aggregate):
         if step.kind == self.CORRECTED:
             raise StepNotAllowed(f"{self.key}: event {version} is a correction; corrections "
                                  "cannot be voided, log the step again instead")
+        if step.kind == self.FORGOTTEN:
+            raise StepNotAllowed(f"{self.key}: event {version} erased personal data; that "
+                                 "cannot be undone")
         if version in self.voided:
             raise StepNotAllowed(f"{self.key}: event {version} is already voided")
         if version == 1:
@@ -177,7 +202,7 @@ class Stream(Aggregate):
         """
         skip = _NOT_DETAILS.union(cls.IDENTITY) if kind == cls.REGISTERED else _NOT_DETAILS
         details = {k: v for k, v in fields.items() if k not in skip}
-        return Step(version, kind, fields["on"], fields["by"], fields["note"], details)
+        return Step(version, kind, fields["on"], fields["by"], fields.get("note"), details)
 
     @classmethod
     def effective_states(cls, steps: Sequence[Step],
@@ -188,7 +213,7 @@ class Stream(Aggregate):
         folded in before the dated ones. Effective dates are non-decreasing. The last
         state equals the aggregate's state.
         """
-        live = [s for s in steps if s.kind != cls.CORRECTED and s.version not in voided]
+        live = [s for s in steps if s.kind not in _BOOKKEEPING and s.version not in voided]
         if not live or live[0].kind != cls.REGISTERED:
             return []
         state = cls.initial_state(object.__new__(cls), live[0])
@@ -210,5 +235,6 @@ class Stream(Aggregate):
 
 # Event fields that are not details of a step: bookkeeping of the eventsourcing library and
 # the parts every step has anyway.
+_BOOKKEEPING = frozenset({Stream.CORRECTED, Stream.FORGOTTEN})  # steps that are not facts
 _NOT_DETAILS = frozenset({"timestamp", "originator_topic", "originator_id", "originator_version",
                           "on", "by", "note"})

@@ -23,7 +23,9 @@ def zov(store_url, cli_runner):
 
 def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
     found = []
-    for name, command in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):  # loads the lazily registered commands too
+        command = group.get_command(ctx, name)
         found.append((f"{prefix}{name}", command))
         if isinstance(command, click.Group):
             found += all_commands(command, f"{prefix}{name} ")
@@ -110,3 +112,29 @@ def test_the_place_commands_follow_a_place(zov):
     assert result.output.strip() == "place LH-E-01: transferred; now transferred, occupied by C-9"
     refused = zov("place", "keep", "LH-E-01")
     assert refused.exit_code == 1 and "already transferred" in refused.stderr
+
+
+def test_a_client_write_command_loads_no_read_bulk_memo_or_place_code(sqlite_url):
+    """What keeps `zov triage` and friends quick to start: the other commands' modules, the
+    Leefhuis place aggregate and importlib.resources load only when they are used."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ZOV_ACTOR": "tester"}
+    subprocess.run([sys.executable, "-c", "from cli.main import main; main()", "--db",
+                    sqlite_url, "init"], env=env, check=True, capture_output=True)
+    probe = (
+        "import sys\n"
+        "from cli.main import cli\n"
+        "for args in (['register', 'C-1', '-H', 'MKD', '-g', 'Stein'],\n"
+        "             ['triage', 'C-1', '-o', 'transfer'], ['show', 'C-1']):\n"
+        "    cli(['--db', sys.argv[1], *args], standalone_mode=False)\n"
+        "lazy = ('cli.reports', 'cli.bulk', 'cli.memo', 'cli.places', 'transfers.place',\n"
+        "        'importlib.resources')\n"
+        "print('LOADED', [m for m in lazy if m in sys.modules])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe, sqlite_url], capture_output=True,
+                         text=True, env=env, check=True).stdout
+    assert "C-1 (MKD): triaged: transfer" in out
+    assert out.strip().splitlines()[-1] == "LOADED []"

@@ -142,7 +142,7 @@ def test_a_store_without_plan_says_to_run_init(store_url):
 def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path):
     bogus = tmp_path / "notes.sqlite"
     bogus.write_text("this is not a database\n" * 100)
-    with pytest.raises(StoreError, match="cannot open the store"):
+    with pytest.raises(StoreError, match="is not a SQLite database"):
         Tracker.open(f"sqlite:///{bogus}")
 
 

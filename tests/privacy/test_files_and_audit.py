@@ -1,0 +1,69 @@
+"""Owner-only files, and the audit trail read from the log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+from datetime import UTC, datetime
+
+from tests.privacy.support import REF
+from transfers.app import Tracker
+
+
+def _mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_the_store_its_wal_and_an_export_are_readable_by_the_owner_only(tmp_path, cli_runner,
+                                                                        monkeypatch):
+    monkeypatch.setattr("os.umask", lambda *_: 0o022)  # no help from a strict umask
+    folder = tmp_path / "data" / "zov"
+    db = folder / "zov.sqlite"
+    run = cli_runner(f"sqlite:///{db}")
+    run("init")
+    tracker = Tracker.open(f"sqlite:///{db}")
+    reader = sqlite3.connect(db)  # an open reader keeps the WAL and shared memory in place
+    try:
+        reader.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        tracker.register(REF, "MKD", "Stein", "anna")
+        files = [db, db.with_name("zov.sqlite-wal"), db.with_name("zov.sqlite-shm")]
+        assert all(f.exists() for f in files)
+        assert {f.name: _mode(f) for f in files} == {f.name: 0o600 for f in files}
+        assert _mode(folder) == 0o700
+    finally:
+        reader.close()
+        tracker.close()
+    export = tmp_path / "log.jsonl"
+    run("export", "-o", str(export))
+    assert _mode(export) == 0o600 and REF in export.read_text("utf-8")
+
+
+def test_the_audit_trail_says_who_recorded_what_and_when(sqlite_url, cli_runner):
+    run = cli_runner(sqlite_url)
+    start = datetime.now(UTC)
+    run("init", "--by", "beheer")
+    run("register", REF, "-H", "MKD", "-g", "Stein", "--by", "Anna de Wit")
+    run("triage", REF, "--outcome", "transfer", "--on", "2023-05-02", "--by", "Bert")
+    run("correct", REF, "--event", "2", "--reason", "wrong path", "--by", "Anna de Wit")
+    run("forget", REF, "--reason", "AVG-verzoek 9", "--by", "Functionaris")
+
+    rows = json.loads(run("audit", "--format", "json").output)
+    assert [(r["id"], r["by"], r["event"], r["event_no"]) for r in rows] == [
+        (1, "beheer", "Plan.Adopted", 1),
+        (2, "Anna de Wit", "ClientPath.Registered", 1),
+        (3, "Bert", "ClientPath.Triaged", 2),
+        (4, "Anna de Wit", "ClientPath.Corrected", 3),
+        (5, "Functionaris", "ClientPath.Forgotten", 4),
+    ]
+    assert {r["subject"] for r in rows[1:]} == {"(verwijderd) (MKD)"}  # forgotten everywhere
+    assert rows[3]["details"] == "voids event 2: (verwijderd)"  # the reason was sealed
+    assert rows[4]["details"] == "AVG-verzoek 9"
+    assert all(datetime.fromisoformat(r["recorded_at"]) >= start.replace(microsecond=0)
+               for r in rows)
+
+    anna = run("audit", "--by", "anna de wit", "--format", "csv").output.splitlines()
+    assert anna[0] == "id,recorded_at,by,event,subject,event_no,details" and len(anna) == 3
+    assert run("audit", "--since", "2099-01-01", "--format", "json").output.strip() == "[]"
+    table = run("audit", "--since", start.date().isoformat()).output
+    assert "Forgotten #4" in table and "AVG-verzoek 9" in table
