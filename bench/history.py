@@ -116,6 +116,8 @@ def replicate(source: str, target: str, times: int) -> None:
                    f"replace(md5(stream_id::uuid::text || '{k}')::uuid::text, '-', '')")
             conn.execute(f'INSERT INTO "{dst}".zov_stream_key SELECT {key}, generation, '
                          f'secret, forgotten_at FROM "{src}".zov_stream_key')
+        for table in ("tracker_events", "zov_stream_key"):  # as autovacuum would, in time
+            conn.execute(f'ANALYZE "{dst}".{table}')
 
 
 def generate(tracker: Tracker, paths: int, seed: int = 2023) -> None:
