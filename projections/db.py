@@ -38,12 +38,14 @@ class Database:
             else:
                 import psycopg
 
-                options = {}
+                # A catch-up waits for another one (or a rebuild) at most ZOV_LOCK_TIMEOUT
+                # seconds, then says so in one line, as a writer does.
+                settings = [f"-c lock_timeout={int(store.env['POSTGRES_LOCK_TIMEOUT'])}s"]
                 schema = store.env.get("POSTGRES_SCHEMA")
                 if schema:
-                    options["options"] = "-c search_path=" + '"' + schema.replace('"', '""') + '"'
+                    settings.append("-c search_path=" + '"' + schema.replace('"', '""') + '"')
                 self.raw = psycopg.connect(**postgres_conninfo(store), autocommit=True,
-                                           **options)
+                                           options=" ".join(settings))
         except errors() as exc:
             raise database_error(exc, store) from None
 

@@ -119,6 +119,38 @@ def test_a_second_writer_gives_up_after_ZOV_LOCK_TIMEOUT_in_one_line(store_url):
     assert zov(store_url, "triage", "C-0001", "--outcome", "transfer").returncode == 0
 
 
+
+@contextmanager
+def read_model_lock(url: str):
+    """Hold the read models' lock, as a catch-up or a rebuild of another process does."""
+    from projections.bitemporal import POSITION
+    from projections.db import Database
+
+    tracker = Tracker.open(url)
+    db = Database(tracker.store)
+    try:
+        with db.transaction(write=True) as cursor:  # SQLite: the write lock
+            if not db.sqlite:
+                cursor.execute(f"SELECT * FROM {POSITION} FOR UPDATE")
+            yield
+    finally:
+        db.close()
+        tracker.close()
+
+
+def test_a_read_command_gives_up_after_ZOV_LOCK_TIMEOUT_while_another_holds_the_read_models(
+        store_url):
+    store_with_a_client(store_url)
+    assert zov(store_url, "counts").returncode == 0  # the read models exist and are current
+    zov(store_url, "triage", "C-0001", "--outcome", "transfer")  # one event to catch up
+    with read_model_lock(store_url):
+        t0 = time.monotonic()
+        result = zov(store_url, "counts", timeout_setting="1")
+        waited = time.monotonic() - t0
+    refused(result, "ZOV_LOCK_TIMEOUT")
+    assert 1.0 <= waited < 8.0
+    assert '"triaged": 1' in zov(store_url, "counts", "--format", "json").stdout
+
 def test_a_bad_lock_timeout_setting_is_one_line(sqlite_url):
     store_with_a_client(sqlite_url)
     refused(zov(sqlite_url, "show", "C-0001", timeout_setting="2.5"), "ZOV_LOCK_TIMEOUT")
