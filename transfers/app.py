@@ -521,19 +521,25 @@ class Tracker(Application):
         """The Leefhuis places whose history names this client reference."""
         from transfers.place import LeefhuisPlace
 
-        wanted, ids, start = ref.strip().casefold(), [], 1
-        while True:
-            found = self.recorder.select_notifications(
-                start, 1000, topics=[LeefhuisPlace.Registered.TOPIC])
-            ids += [n.originator_id for n in found]
-            if len(found) < 1000:
-                break
-            start = found[-1].id + 1
-        places = [self._get(i) for i in ids]
+        wanted = ref.strip().casefold()
+        places = [self._get(n.originator_id)
+                  for n in self.notifications([LeefhuisPlace.Registered.TOPIC])]
         return [p for p in places
                 if any((s.details.get("ref") or "").casefold() == wanted for s in p.steps)]
 
     # -- reading ------------------------------------------------------------------------
+
+    def notifications(self, topics: Sequence[str] = (), page: int = 2_000) -> Iterator[Any]:
+        """The log in recording order (only these topics, if given), page by page, up to its
+        head when the reading began: what is recorded meanwhile is not included."""
+        stop, start = self.recorder.max_notification_id() or 0, 1
+        while start <= stop:
+            found = self.recorder.select_notifications(start, page, stop=stop,
+                                                       topics=list(topics))
+            if not found:
+                return
+            yield from found
+            start = found[-1].id + 1
 
     def timeline(self, stream: Stream) -> list[TimelineRow]:
         """The stream's events in order, with when and by whom each was recorded."""

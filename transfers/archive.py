@@ -69,21 +69,13 @@ def describe(tracker: Any, stored: Any, notification_id: int) -> dict[str, Any]:
 
 def export_records(tracker: Any, page: int = 2_000) -> Iterator[dict[str, Any]]:
     """Every event in recording order, up to the last one recorded when the export began."""
-    recorder = tracker.recorder
-    stop = recorder.max_notification_id() or 0
-    start = 1
-    while start <= stop:
-        found = recorder.select_notifications(start, page, stop=stop)
-        if not found:
-            return
-        for n in found:
-            record = describe(tracker, n, n.id)
-            if n.originator_version == 1:  # the keys of the stream's sealed fields (privacy)
-                keys = tracker.mapper.keys.exported(n.originator_id)
-                if keys:
-                    record["keys"] = keys
-            yield record
-        start = found[-1].id + 1
+    for n in tracker.notifications(page=page):
+        record = describe(tracker, n, n.id)
+        if n.originator_version == 1:  # the keys of the stream's sealed fields (privacy)
+            keys = tracker.mapper.keys.exported(n.originator_id)
+            if keys:
+                record["keys"] = keys
+        yield record
 
 
 def jsonl_line(record: dict[str, Any]) -> str:

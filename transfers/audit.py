@@ -32,20 +32,13 @@ def audit_trail(tracker: Any, since: date | None = None, by: str | None = None,
     """Every event recorded on or after `since` (UTC date) by `by` (any case), oldest first."""
     subjects: dict[UUID, str] = {}
     wanted = by.strip().casefold() if by else None
-    recorder = tracker.recorder
-    stop, start = recorder.max_notification_id() or 0, 1
-    while start <= stop:
-        found = recorder.select_notifications(start, page, stop=stop)
-        if not found:
-            return
-        for n in found:
-            row = _row(tracker.mapper.to_domain_event(n), n.id, n.topic, subjects)
-            if since and row.recorded_at.date() < since:
-                continue
-            if wanted and row.by.casefold() != wanted:
-                continue
-            yield row
-        start = found[-1].id + 1
+    for n in tracker.notifications(page=page):
+        row = _row(tracker.mapper.to_domain_event(n), n.id, n.topic, subjects)
+        if since and row.recorded_at.date() < since:
+            continue
+        if wanted and row.by.casefold() != wanted:
+            continue
+        yield row
 
 
 def _row(event: Any, nid: int, topic: str, subjects: dict[UUID, str]) -> AuditRow:

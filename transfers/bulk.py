@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol
@@ -388,20 +388,9 @@ class _Streams:
 _REGISTERED = (ClientPath.Registered.TOPIC, LeefhuisPlace.Registered.TOPIC)
 
 
-def _notifications(tracker: Any, topics: Iterable[str] = (), page: int = 10_000
-                   ) -> Iterator[Any]:
-    start = 1
-    while True:
-        found = tracker.recorder.select_notifications(start, page, topics=list(topics))
-        yield from found
-        if len(found) < page:
-            return
-        start = found[-1].id + 1
-
-
 def _originators(tracker: Any) -> Iterator[UUID]:
     """The ids of all client paths and places, from their registrations in the log."""
-    for n in _notifications(tracker, _REGISTERED):
+    for n in tracker.notifications(_REGISTERED, page=10_000):
         yield n.originator_id if isinstance(n.originator_id, UUID) else UUID(n.originator_id)
 
 
@@ -413,7 +402,7 @@ def _rebuild(tracker: Any) -> list[Stream]:
     """
     streams: dict[Any, Any] = {}
     to_event = tracker.mapper.to_domain_event
-    for n in _notifications(tracker):
+    for n in tracker.notifications(page=10_000):
         if n.topic in _REGISTERED:
             streams[n.originator_id] = to_event(n).mutate(None)
         elif n.originator_id in streams:  # not the plan's own events
