@@ -9,6 +9,7 @@ the same number of paths; otherwise it is emptied and filled again.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import time
@@ -30,8 +31,8 @@ RECEIVERS = {"MKD": ("Zorgcoöperatie Limburg", "Kracht van Dichtbij", "JENS"),
              "Echtscheidingenhulp": ("ECLG", "Kracht van Binnenuit",
                                      "Initiatiefgroep Jeugdhulp Zuid-Limburg")}
 CHUNK = 10_000  # paths made and saved together
-# Sealing every event's personal fields makes generating a million paths take an hour; on
-# PostgreSQL such a store is made in SQL from ten copies of the store a tenth its size.
+# Generating a million paths through the domain takes the better part of an hour; such a
+# store is made in SQL from ten copies of the store a tenth its size.
 REPLICATE_FROM = 1_000_000
 BY = "bench"
 
@@ -61,7 +62,7 @@ def open_history(kind: str, paths: int, cache: Path, pg: str, fresh: bool = Fals
     marker.unlink(missing_ok=True)
     empty(kind, url)
     started = time.perf_counter()
-    if kind == "postgresql" and paths >= REPLICATE_FROM and paths % 10 == 0:
+    if paths >= REPLICATE_FROM and paths % 10 == 0:
         source, _ = open_history(kind, paths // 10, cache, pg, fresh, say)
         say(f"copying {paths // 10:,} paths ten times into {url} ...")
         replicate(source.store.url, url, 10)
@@ -94,17 +95,47 @@ def empty(kind: str, url: str) -> None:
 
 
 def replicate(source: str, target: str, times: int) -> None:
-    """Fill the empty PostgreSQL store at `target` with the log at `source` and `times` - 1
-    copies of its client paths, each under new stream ids (with their keys): the copies
-    carry the same (sealed) references, which no count looks at."""
+    """Fill the empty store at `target` with the log at `source` and `times` - 1 copies of
+    its client paths, each under new stream ids (with their keys): the copies carry the same
+    (sealed) references, which no count looks at."""
+    tracker = Tracker.open(target)  # creates the event table
+    tracker.mapper.keys.create_table()
+    tracker.close()
+    if source.startswith("sqlite:"):
+        _replicate_sqlite(source[len("sqlite:///"):], target[len("sqlite:///"):], times)
+    else:
+        _replicate_postgres(source, target, times)
+
+
+def _replicate_sqlite(source: str, target: str, times: int) -> None:
+    import sqlite3
+    from uuid import UUID
+
+    def copy_id(stream_id: str, k: int) -> str:  # as md5(id || k) on PostgreSQL
+        return str(UUID(bytes=hashlib.md5(f"{UUID(stream_id)}{k}".encode()).digest())).replace("-", "")
+
+    conn = sqlite3.connect(target)
+    conn.create_function("copy_id", 2, copy_id, deterministic=True)
+    conn.execute("ATTACH DATABASE ? AS src", (source,))
+    with conn:
+        for k in range(times):
+            stream = "originator_id" if k == 0 else f"copy_id(originator_id, {k})"
+            paths_only = "" if k == 0 else "WHERE topic LIKE 'zov:ClientPath.%'"
+            conn.execute(f"INSERT INTO stored_events SELECT {stream}, originator_version, topic, "
+                         f"state FROM src.stored_events {paths_only} ORDER BY rowid")
+            key = "stream_id" if k == 0 else f"copy_id(stream_id, {k})"
+            conn.execute(f"INSERT INTO zov_stream_key SELECT {key}, generation, secret, "
+                         "forgotten_at FROM src.zov_stream_key")
+    conn.execute("ANALYZE")
+    conn.close()
+
+
+def _replicate_postgres(source: str, target: str, times: int) -> None:
     import psycopg
 
     dsn, _, src = source.rpartition("?schema=")
     dst = target.rpartition("?schema=")[2]
-    Tracker.open(target).close()  # creates the event table
     with psycopg.connect(dsn) as conn:
-        conn.execute(f'CREATE TABLE "{dst}".zov_stream_key '
-                     f'(LIKE "{src}".zov_stream_key INCLUDING ALL)')
         for k in range(times):
             stream = "originator_id" if k == 0 else f"md5(originator_id::text || '{k}')::uuid"
             paths_only = "" if k == 0 else "WHERE topic LIKE 'zov:ClientPath.%%'"

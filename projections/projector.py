@@ -364,6 +364,7 @@ class Projector:
         self._topics: dict[str, _Topic | None] = {}
         self._ready = False
         self._decode = _fast_decoder(self.mapper)
+        self._preloaded: dict[Any, list[tuple[int, str, bytes]]] = {}
         cipher = self.mapper.cipher  # the store key: references in the rows are encrypted
         self._protect = None if cipher is None else partial(protect_ref, cipher)
 
@@ -447,6 +448,7 @@ class Projector:
                         self._forget()
                     self._cache_at = None  # the cache runs ahead until the commit
                     notes, new_pos = self._read(cursor, pos, head, self.batch_size)
+                    self._preload(cursor, notes)
                     writes = _Writes(self._protect)
                     for note in notes:
                         self._fold_notification(note, writes)
@@ -554,21 +556,38 @@ class Projector:
         reached = notes[-1][0] if len(notes) == limit else stop
         return notes, reached
 
-    def _read_sql(self) -> str | None:
+    def _log_table(self) -> tuple[str, str, str] | None:
+        """(table, notification id column, stream id expression) of the recorder's own
+        table, for the two recorders zov uses; None for any other recorder."""
         recorder = self.recorder
         kinds = {(c.__module__, c.__name__) for c in type(recorder).__mro__}
-        columns = "originator_id, originator_version, topic, state"
         if ("eventsourcing.sqlite", "SQLiteApplicationRecorder") in kinds and self.db.sqlite:
-            return (f'SELECT rowid, {columns} FROM "{recorder.events_table_name}" '
-                    "WHERE rowid > ? ORDER BY rowid LIMIT ?")
+            return f'"{recorder.events_table_name}"', "rowid", "originator_id"
         if (("eventsourcing.postgres", "PostgresApplicationRecorder") in kinds
                 and not self.db.sqlite):
             table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
             # the id as hex text, as SQLite stores it: no UUID object per event
-            columns = columns.replace("originator_id", "replace(originator_id::text, '-', '')")
-            return (f"SELECT notification_id, {columns} FROM {table} "
-                    "WHERE notification_id > %s ORDER BY notification_id LIMIT %s")
+            return table, "notification_id", "replace(originator_id::text, '-', '')"
         return None
+
+    def _read_sql(self) -> str | None:
+        found = self._log_table()
+        if found is None:
+            return None
+        table, nid, oid = found
+        return self.db.sql(f"SELECT {nid}, {oid}, originator_version, topic, state FROM {table} "
+                           f"WHERE {nid} > ? ORDER BY {nid} LIMIT ?")
+
+    def _events_sql(self) -> str | None:
+        """A query for the events of some streams, named as `_read` names them."""
+        found = self._log_table()
+        if found is None:
+            return None
+        table, _, oid = found
+        where = ("originator_id IN ({marks})" if self.db.sqlite
+                 else "originator_id = ANY(%s::uuid[])")
+        return (f"SELECT {oid}, originator_version, topic, state FROM {table} WHERE {where} "
+                "ORDER BY originator_id, originator_version")
 
     def _opened(self, oid: Any, topic_name: str, fields: dict[str, Any]) -> dict[str, Any]:
         """Fields decoded straight from the stored JSON, their sealed part opened as far as
@@ -608,13 +627,19 @@ class Projector:
         sid = _uuid(oid).hex
         if version == 0:
             return Track(shape, sid, tuple(fields[k] for k in shape.identity))
+        stored = self._preloaded.pop(oid, None)
+        if stored is None:
+            stored = [(e.originator_version, e.topic, e.state)
+                      for e in self.recorder.select_events(_uuid(oid), lte=version)]
         track = None
-        for stored in self.recorder.select_events(_uuid(oid), lte=version):
-            topic = self._topic(stored.topic)
-            f = self._fields(topic, oid, stored.originator_version, stored.topic, stored.state)
+        for event_version, topic_name, state in stored:
+            if event_version > version:
+                break
+            topic = self._topic(topic_name)
+            f = self._fields(topic, oid, event_version, topic_name, state)
             if track is None:
                 track = Track(shape, sid, tuple(f[k] for k in shape.identity))
-            step = shape.stream.step_of(stored.originator_version, topic.kind, f)
+            step = shape.stream.step_of(event_version, topic.kind, f)
             track.steps.append(step)
             if step.kind == shape.stream.CORRECTED:
                 track.voided[step.details["voids"]] = step.details["reason"]
@@ -624,6 +649,32 @@ class Projector:
                              "the log and the read models disagree")
         track.refold()
         return track
+
+    def _preload(self, cursor: Any, notes: list[tuple]) -> None:
+        """Read the earlier events of every stream that `notes` continue and that is not in
+        memory, with one query per few hundred streams rather than one per stream."""
+        wanted = {}
+        for _, oid, version, _, _ in notes:
+            if version > 1 and oid not in wanted:
+                track = self._tracks.get(oid)
+                if track is None or len(track.steps) != version - 1:
+                    wanted[oid] = version
+        self._preloaded = {}
+        sql = self._events_sql()
+        if not wanted or sql is None:
+            return
+        oids = list(wanted)
+        for start in range(0, len(oids), self.PRELOAD):
+            part = oids[start:start + self.PRELOAD]
+            if self.db.sqlite:
+                cursor.execute(sql.format(marks=", ".join("?" * len(part))), part)
+            else:
+                cursor.execute(sql, (part,))
+            for oid, version, topic_name, state in cursor.fetchall():
+                if version < wanted[oid]:
+                    self._preloaded.setdefault(oid, []).append((version, topic_name, state))
+
+    PRELOAD = 500  # streams per query of `_preload`
 
     def _fold(self, track: Track, topic: _Topic, version: int, fields: dict[str, Any],
               writes: _Writes) -> None:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
 
-from transfers.stream import Step, StepKind, Stream
+from transfers.stream import Step, StepKind, Stream, evolve
 from transfers.vocab import OPEN_STAGES, CloseReason, Outcome, Stage
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://zorgoverdracht.invalid/zov")
@@ -97,32 +97,32 @@ def _close_refusal(s: PathState, step: Step) -> str | None:
 
 
 def _triaged(s: PathState, step: Step) -> PathState:
-    return replace(s, stage=Stage.TRIAGED, outcome=step.details["outcome"], triaged_on=step.on)
+    return evolve(s, stage=Stage.TRIAGED, outcome=step.details["outcome"], triaged_on=step.on)
 
 
 def _assigned(s: PathState, step: Step) -> PathState:
     d = step.details
-    return replace(s, stage=Stage.ASSIGNED, combinatie=d["combinatie"],
+    return evolve(s, stage=Stage.ASSIGNED, combinatie=d["combinatie"],
                    aanbieder=d["aanbieder"], planned=d["planned"], assigned_on=step.on)
 
 
 def _scheduled(s: PathState, step: Step) -> PathState:
-    return replace(s, planned=step.details["planned"])
+    return evolve(s, planned=step.details["planned"])
 
 
 def _handed_over(s: PathState, step: Step) -> PathState:
-    return replace(s, stage=Stage.HANDED_OVER, handover_on=step.on)
+    return evolve(s, stage=Stage.HANDED_OVER, handover_on=step.on)
 
 
 def _closed(s: PathState, step: Step) -> PathState:
-    return replace(s, stage=Stage.CLOSED, reason=step.details["reason"], closed_on=step.on)
+    return evolve(s, stage=Stage.CLOSED, reason=step.details["reason"], closed_on=step.on)
 
 
 def _amended(s: PathState, step: Step) -> PathState:
     changes = {k: v for k, v in step.details.items() if v is not None}
     if "arrangements" in changes:
         changes["arrangements"] = tuple(changes["arrangements"])
-    return replace(s, **changes)
+    return evolve(s, **changes)
 
 
 PATH_STEPS: dict[str, StepKind[PathState]] = {

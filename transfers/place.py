@@ -6,14 +6,14 @@ the same house, so the client's reference rides on the place, not the other way 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import event
 
 from transfers.path import NAMESPACE
-from transfers.stream import Step, StepKind, Stream
+from transfers.stream import Step, StepKind, Stream, evolve
 from transfers.vocab import PlaceStage
 
 
@@ -62,21 +62,21 @@ def _occupancy_refusal(s: PlaceState, step: Step) -> str | None:
 
 
 def _decided(s: PlaceState, step: Step) -> PlaceState:
-    return replace(s, stage=PlaceStage.TRANSFER_DECIDED, combinatie=step.details["combinatie"],
+    return evolve(s, stage=PlaceStage.TRANSFER_DECIDED, combinatie=step.details["combinatie"],
                    aanbieder=step.details["aanbieder"], decided_on=step.on, kept_on=None)
 
 
 def _kept(s: PlaceState, step: Step) -> PlaceState:
-    return replace(s, stage=PlaceStage.KEPT, kept_on=step.on, combinatie=None, aanbieder=None,
+    return evolve(s, stage=PlaceStage.KEPT, kept_on=step.on, combinatie=None, aanbieder=None,
                    decided_on=None)
 
 
 def _transferred(s: PlaceState, step: Step) -> PlaceState:
-    return replace(s, stage=PlaceStage.TRANSFERRED, transferred_on=step.on)
+    return evolve(s, stage=PlaceStage.TRANSFERRED, transferred_on=step.on)
 
 
 def _occupancy(s: PlaceState, step: Step) -> PlaceState:
-    return replace(s, occupied=step.details["occupied"], ref=step.details["ref"])
+    return evolve(s, occupied=step.details["occupied"], ref=step.details["ref"])
 
 
 PLACE_STEPS: dict[str, StepKind[PlaceState]] = {

@@ -90,30 +90,30 @@ def store_cipher_env(environ: Mapping[str, str]) -> dict[str, str]:
     if size not in (16, 24, 32):
         raise StoreError(f"{CIPHER_ENV} is not a key: it must be 32 random bytes in base64, as "
                          "`zov keygen` prints them")
-    return {"CIPHER_TOPIC": "eventsourcing.cipher:AESCipher", "CIPHER_KEY": key}
+    return {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": key}
 
 
 class StreamCipher:
-    """ChaCha20-Poly1305 (pycryptodome, RFC 8439) with a stream's 256-bit key: an AEAD like
-    the store's AES-GCM, and a third of its cost per message in pycryptodome, which counts
-    when a bulk import seals a hundred thousand references."""
+    """ChaCha20-Poly1305 (RFC 8439, from the `cryptography` package) with a stream's 256-bit
+    key, stored as nonce + tag + ciphertext like the store's AES-GCM. About 6 µs a message:
+    a bulk import seals, and a rebuild opens, a hundred thousand references."""
 
     def __init__(self, secret: str) -> None:
-        from Crypto.Cipher import ChaCha20_Poly1305
+        from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-        self.new = ChaCha20_Poly1305.new
-        self.key = base64.b64decode(secret)
+        self.aead = ChaCha20Poly1305(base64.b64decode(secret))
 
     def encrypt(self, plaintext: bytes) -> bytes:
         nonce = os.urandom(12)
-        data, tag = self.new(key=self.key, nonce=nonce).encrypt_and_digest(plaintext)
-        return nonce + tag + data
+        data = self.aead.encrypt(nonce, plaintext, None)
+        return nonce + data[-16:] + data[:-16]
 
     def decrypt(self, sealed: bytes) -> bytes:
+        from cryptography.exceptions import InvalidTag
+
         try:
-            return self.new(key=self.key, nonce=sealed[:12]).decrypt_and_verify(sealed[28:],
-                                                                             sealed[12:28])
-        except ValueError:
+            return self.aead.decrypt(sealed[:12], sealed[28:] + sealed[12:28], None)
+        except (InvalidTag, ValueError):
             raise StoreError("a sealed field does not match its key: the store is damaged; "
                              "restore it from a backup") from None
 
