@@ -67,6 +67,11 @@ def _uuid(oid: Any) -> UUID:
     return oid if isinstance(oid, UUID) else UUID(str(oid))
 
 
+def _hex(oid: Any) -> str:
+    """A stream id as the tables hold it: 32 hex digits (as the log's rows mostly give it)."""
+    return oid if isinstance(oid, str) and len(oid) == 32 else _uuid(oid).hex
+
+
 def micros(moment: datetime) -> int:
     """A recording time as the integer the tables store: microseconds since 1970 UTC."""
     if moment.tzinfo is None:
@@ -112,14 +117,18 @@ class Shape:
         return tuple(i for i, name in enumerate(self.insert_columns) if name in dates)
 
 
+# An enum member's `_value_` is its value without the descriptor `.value` goes through
+# (a third of the cost of building a row's content, made for every event folded).
+
+
 def _path_content(s: PathState) -> tuple:
-    return (s.gemeente, s.cohort, "; ".join(s.arrangements), s.arrangement_end, s.stage.value,
-            s.outcome.value if s.outcome else None, s.combinatie, s.aanbieder, s.planned,
-            s.reason.value if s.reason else None)
+    return (s.gemeente, s.cohort, "; ".join(s.arrangements), s.arrangement_end, s.stage._value_,
+            s.outcome._value_ if s.outcome else None, s.combinatie, s.aanbieder, s.planned,
+            s.reason._value_ if s.reason else None)
 
 
 def _place_content(s: PlaceState) -> tuple:
-    return (s.leefhuis, s.stage.value, s.occupied, s.ref, s.combinatie, s.aanbieder)
+    return (s.leefhuis, s.stage._value_, s.occupied, s.ref, s.combinatie, s.aanbieder)
 
 
 PATHS = Shape(ClientPath, PATH_INTERVAL, ("ref", "hulpvorm"),
@@ -306,6 +315,21 @@ class _Writes:
             for r in rows:
                 r[at] = self.protect(r[at])
 
+    def portable(self) -> dict[str, Any]:
+        """The changes as plain data, to send to another process (shapes by table name)."""
+        return {"inserts": {s.table: self.inserts[s] for s in SHAPES},
+                "ends": {s.table: self.ends[s] for s in SHAPES},
+                "closes": {s.table: self.closes[s] for s in SHAPES},
+                "forgotten": {s.table: self.forgotten[s] for s in SHAPES},
+                "deltas": dict(self.deltas)}
+
+    def merge(self, other: dict[str, Any]) -> None:
+        """Add the changes of another process's fold of other streams (see `portable`)."""
+        for shape in SHAPES:
+            for name in ("inserts", "ends", "closes", "forgotten"):
+                getattr(self, name)[shape].extend(other[name][shape.table])
+        self.deltas.update(other["deltas"])
+
     def forget(self, track: Track) -> None:
         """The stream's personal data was erased: no row may keep its references."""
         self.forgotten[track.shape].append(track.sid)
@@ -353,11 +377,16 @@ class Projector:
     """Keeps the interval tables in step with the tracker's notification log."""
 
     def __init__(self, tracker: Any, db: Database, *, batch_size: int = 2000,
-                 rebuild_batch: int = 5000, cache_limit: int = 250_000) -> None:
+                 rebuild_batch: int = 5000, cache_limit: int = 250_000,
+                 parallel_from: int = 100_000) -> None:
         self.tracker, self.db = tracker, db
         self.recorder = tracker.recorder
         self.mapper = tracker.mapper
         self.batch_size, self.rebuild_batch = batch_size, rebuild_batch
+        # From this many events on, a rebuild folds the log in two processes: each reads
+        # the whole log (cheap) and folds half of the streams (the cost); below it, starting
+        # the second process costs more than it saves.
+        self.parallel_from = parallel_from
         self.cache_limit = cache_limit
         self._tracks: dict[Any, Track] = {}
         self._cache_at: int | None = None  # position the cached tracks are valid at
@@ -489,16 +518,9 @@ class Projector:
             self.mapper.keys.load()  # every stream's key at once, not one query per stream
         db = self.db
         head = self.recorder.max_notification_id() or 0
-        sink, done = _Writes(self._protect), 0
         try:
             with collector_paused():
-                with db.transaction() as cursor:
-                    while done < head:
-                        notes, done = self._read(cursor, done, head, self.rebuild_batch)
-                        for note in notes:
-                            self._fold_notification(note, sink, rebuilding=True)
-                        if progress:
-                            progress(done, head)
+                sink = self._fold_log(head, progress)
                 if writing_rows:
                     writing_rows(sink.rows)
                 with db.transaction(write=True) as cursor:
@@ -519,6 +541,62 @@ class Projector:
             self._forget()
             raise
         return head + self.catch_up(progress)
+
+    def _fold_log(self, head: int, progress: Progress | None) -> _Writes:
+        """The rows of the whole log up to `head`: folded here, or, for a big log on a
+        machine that can fork, half of the streams here and half in a second process."""
+        import multiprocessing
+
+        if (head < self.parallel_from or self._log_table() is None
+                or "fork" not in multiprocessing.get_all_start_methods()):
+            return self._fold_part(self.db, head, progress)
+        context = multiprocessing.get_context("fork")
+        receive, send = context.Pipe(duplex=False)
+        child = context.Process(target=self._fold_other_half, args=(head, send), daemon=True)
+        child.start()
+        send.close()
+        try:
+            sink = self._fold_part(self.db, head, progress, half=0)
+            try:
+                other = receive.recv()
+            except EOFError:  # it died without a word (killed, out of memory)
+                other = {"error": "the second process of the rebuild stopped; run it again"}
+        finally:
+            receive.close()
+            if child.is_alive():
+                child.terminate()
+            child.join()
+        if "error" in other:
+            raise StoreError(other["error"])
+        sink.merge(other)
+        return sink
+
+    def _fold_other_half(self, head: int, send: Any) -> None:
+        """The second process: the other half of the streams, through a connection of its
+        own (an inherited one is never used across a fork), sent back as plain rows."""
+        try:
+            if getattr(self.mapper, "keys", None) is not None:
+                self.mapper.keys.only_loaded = True  # all loaded by `rebuild`
+            part = self._fold_part(Database(self.tracker.store), head, None, half=1).portable()
+        except Exception as exc:  # noqa: BLE001 - reported to the first process, which raises
+            part = {"error": str(exc) if isinstance(exc, StoreError)
+                    else f"the rebuild failed: {type(exc).__name__}: {exc}"}
+        send.send(part)
+        send.close()
+
+    def _fold_part(self, db: Database, head: int, progress: Progress | None,
+                   half: int | None = None) -> _Writes:
+        """Fold the log up to `head` (only the streams of `half`, 0 or 1, if given)."""
+        sink, done = _Writes(self._protect), 0
+        with db.transaction() as cursor:
+            while done < head:
+                notes, done = self._read(cursor, done, head, self.rebuild_batch)
+                for note in notes:
+                    if half is None or int(note[1][-1], 16) & 1 == half:  # hex stream ids
+                        self._fold_notification(note, sink, rebuilding=True)
+                if progress:
+                    progress(done, head)
+        return sink
 
     # -- folding --------------------------------------------------------------------------
 
@@ -624,7 +702,7 @@ class Projector:
 
     def _load(self, shape: Shape, oid: Any, version: int, fields: dict[str, Any]) -> Track:
         """The track of a stream not in memory, as its first `version` events leave it."""
-        sid = _uuid(oid).hex
+        sid = _hex(oid)
         if version == 0:
             return Track(shape, sid, tuple(fields[k] for k in shape.identity))
         stored = self._preloaded.pop(oid, None)

@@ -7,6 +7,10 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 
 from transfers.errors import InvalidValue
 
+# Dates outside these years are typing errors (a planned handover in 9999, a registration in
+# 0023), not care-transfer facts; refused, they cannot stretch every read from 2023 to 9999.
+FIRST_YEAR, LAST_YEAR = 1900, 2199
+
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
 _DUTCH = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
 
@@ -21,9 +25,13 @@ def parse_date(text: str) -> date:
     else:
         raise InvalidValue(f"'{text}' is not a date; write it as 2023-07-31 or 31-7-2023")
     try:
-        return date(int(y), int(mo), int(d))
+        day = date(int(y), int(mo), int(d))
     except ValueError:
         raise InvalidValue(f"'{text}' is not a date in the calendar") from None
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        raise InvalidValue(f"'{text}' is not a year zov takes ({FIRST_YEAR}-{LAST_YEAR}); "
+                           "check the year")
+    return day
 
 
 _CLOCK = re.compile(r"^(?P<day>[^\sT]+)[\sT]+(?P<clock>\d{1,2}:\d{2}(:\d{2}(\.\d{1,6})?)?)"

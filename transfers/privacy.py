@@ -156,6 +156,9 @@ class StreamKeys:
         self._secrets: dict[str, dict[int, str | None]] = {}
         self._ciphers: dict[str, Any] = {}
         self._table_ready = False
+        # Answer from memory alone, never querying: set where every key was loaded and no
+        # connection of the store may be used (a rebuild's second process).
+        self.only_loaded = False
 
     # reading
 
@@ -163,7 +166,8 @@ class StreamKeys:
         sid = _hex(stream)
         found = self._secrets.get(sid)
         if found is None:
-            self.load([sid])
+            if not self.only_loaded:
+                self.load([sid])
             found = self._secrets.setdefault(sid, {})
         return found
 

@@ -32,7 +32,7 @@ def evolve(state: S, **changes: Any) -> S:
     return new
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: made for every event a rebuild folds
 class Step:
     """One recorded fact: its version in the stream, kind, effective date and details."""
 

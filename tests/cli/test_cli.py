@@ -73,6 +73,8 @@ def test_a_refusal_is_one_line_on_stderr_and_exit_code_1(zov):
 @pytest.mark.parametrize("args, message", [
     (("triage", "C-1", "--outcome", "maybe"), "unknown outcome 'maybe'"),
     (("triage", "C-1", "--outcome", "transfer", "--on", "31-02-2023"), "not a date in the calendar"),
+    (("plan-handover", "C-1", "--planned", "31-12-9999"), "not a year zov takes (1900-2199)"),
+    (("flow", "--as-of", "9999-12-31"), "not a year zov takes"),
     (("correct", "C-1", "--event", "0", "--reason", "x"), "0 is not in the range"),
     (("register", "C-2", "-H", "MKD"), "Missing option '--gemeente'"),
 ])

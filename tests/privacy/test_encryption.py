@@ -79,3 +79,25 @@ def test_keygen_prints_a_new_256_bit_key_each_time(sqlite_url, cli_runner):
     keys = {run("keygen").output.strip() for _ in range(3)}
     assert len(keys) == 3
     assert all(len(base64.b64decode(k, validate=True)) == 32 for k in keys)
+
+
+# Made by the pycryptodome ciphers zov used before (key bytes 0..31, nonce bytes 100..111):
+# the `cryptography` package must open what they sealed, or old stores would become unreadable.
+OLD_KEY = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+OLD_SEALED = "ZGVmZ2hpamtsbW5vXAWPXH/fQsxT1Z8pynjgGk8zya/+h0xy2Z04T8K56bEN"  # ChaCha20-Poly1305
+OLD_ENCRYPTED = "ZGVmZ2hpamtsbW5vaz5lwsNSwuAJboCbmsUFGTh3vw8XySXqXxY6"  # AES-GCM, store key
+
+
+def test_what_the_earlier_ciphers_sealed_still_opens():
+    from eventsourcing.utils import Environment, resolve_topic
+
+    from transfers.privacy import StreamCipher, store_cipher_env
+
+    sealed = base64.b64decode(OLD_SEALED)
+    assert json.loads(StreamCipher(OLD_KEY).decrypt(sealed)) == {"ref": "C-0001"}
+    settings = store_cipher_env({"ZOV_CIPHER_KEY": OLD_KEY})
+    cipher = resolve_topic(settings["CIPHER_TOPIC"])(Environment(env=settings))
+    assert cipher.decrypt(base64.b64decode(OLD_ENCRYPTED)) == b"plain state"
+    # and a round trip through the new code gives what went in, under a fresh nonce
+    again = StreamCipher(OLD_KEY).encrypt(b"x")
+    assert again[:12] != sealed[:12] and StreamCipher(OLD_KEY).decrypt(again) == b"x"

@@ -10,7 +10,7 @@ import pytest
 from support import snapshot
 
 from projections import ReadModels, queries
-from transfers.errors import InvalidValue
+from transfers.errors import InvalidValue, StoreError
 from transfers.vocab import CloseReason, Outcome, Stage
 
 D = date
@@ -277,6 +277,32 @@ def test_catching_up_step_by_step_gives_the_same_rows_as_a_rebuild(tracker, open
     rebuilt = open_rm(catch_up=False)
     rebuilt.rebuild()
     assert snapshot(rebuilt) == stepwise
+    # A big log is folded in two processes, half of the streams each: the same rows.
+    halves = open_rm(catch_up=False, parallel_from=0)
+    halves.rebuild()
+    assert snapshot(halves) == stepwise
+
+
+@pytest.mark.parametrize("half", [0, 1])
+def test_a_damaged_log_stops_a_rebuild_in_either_process_with_one_line(tracker, open_rm, half):
+    # Streams whose id ends in an even hex digit are folded by the first process, the others
+    # by the second; the registration of one of them is removed behind the tool's back.
+    refs = [f"C-{i}" for i in range(40)]
+    for ref in refs:
+        tracker.register(ref, "MKD", "Stein", "t")
+        tracker.triage(ref, Outcome.TRANSFER, "t", on=D(2023, 5, 2))
+    victim = next(tracker.path(r).id for r in refs if int(tracker.path(r).id.hex[-1], 16) % 2 == half)
+    rm = open_rm(catch_up=False, parallel_from=0)
+    table, _, _ = rm.projector._log_table()
+    stored_id = victim.hex if rm.db.sqlite else victim
+    mark = "?" if rm.db.sqlite else "%s"
+    rm.db.raw.execute(f"DELETE FROM {table} WHERE originator_id = {mark} AND "
+                      "originator_version = 1", (stored_id,))
+    if rm.db.sqlite:
+        rm.db.raw.commit()
+    with pytest.raises(StoreError, match="continues a stream whose start is not in the log") as e:
+        rm.rebuild()
+    assert "\n" not in str(e.value)
 
 
 def test_an_answer_includes_every_event_recorded_before_it_was_asked(tracker, open_rm):

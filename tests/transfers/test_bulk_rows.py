@@ -248,12 +248,13 @@ def test_places_are_imported_and_their_events_applied(tracker, tmp_path):
     assert "cannot move to another Leefhuis" in report.errors[0].message
 
 
-@pytest.mark.parametrize("lines", [0, 1])
-def test_big_files_read_the_log_once_and_give_the_same_answers(tracker, tmp_path, monkeypatch,
-                                                                lines):
-    # INDEX_FROM_LINES 0: every file counts as big, so the one-pass index (clients) and the
-    # one-pass rebuild of all streams (events) are used; 1 also covers the small-store case.
-    monkeypatch.setattr(bulk, "INDEX_FROM_LINES", lines)
+@pytest.mark.parametrize("per_line", [0, 10**9])
+def test_reading_the_log_once_or_looking_up_each_stream_gives_the_same_answers(
+        tracker, tmp_path, monkeypatch, per_line):
+    # 0: every file is small against the store, so each stream is looked up; 10**9: every
+    # file is big, so the one-pass index (clients) and the one-pass rebuild of all streams
+    # (events) are used.
+    monkeypatch.setattr(bulk, "EVENTS_PER_LINE_READ", per_line)
     import_clients(tracker, clients(tmp_path, OVERVIEW[:2]), "anna")
     report = import_clients(tracker, clients(tmp_path, OVERVIEW), "anna")
     assert (report.written, report.unchanged) == (1, 2)

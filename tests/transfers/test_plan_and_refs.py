@@ -73,9 +73,11 @@ def test_a_reference_with_spaces_is_refused_so_names_cannot_slip_in():
                                        ("31-07-2023", "2023-07-31"), (" 1/4/2023 ", "2023-04-01")])
 def test_dates_are_read_as_excel_writes_them(text, iso):
     assert parse_date(text).isoformat() == iso
+    assert parse_date("1900-01-01").year == 1900 and parse_date("31-12-2199").year == 2199
 
 
-@pytest.mark.parametrize("text", ["31-02-2023", "2023/07/31x", "morgen", ""])
+@pytest.mark.parametrize("text", ["31-02-2023", "2023/07/31x", "morgen", "", "31-12-9999",
+                                  "0023-04-01", "1899-12-31", "2200-01-01"])
 def test_impossible_dates_are_refused(text):
     with pytest.raises(InvalidValue):
         parse_date(text)
