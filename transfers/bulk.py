@@ -330,9 +330,10 @@ class _Streams:
     """Which streams exist, and for a big sheet the streams themselves, read in one pass.
 
     A file that is small against the store looks each stream up; otherwise (see
-    EVENTS_PER_LINE_READ) the ids of every registered stream come from one read of the log. When a sheet of events has at least as
-    many lines as the store has events, every client path and place is rebuilt from one read of
-    the log and kept in the batch: much cheaper than one query per stream.
+    EVENTS_PER_LINE_READ) the ids of every registered stream come from one read of the log.
+    When a sheet of events has at least as many lines as the store has events, every client
+    path and place is rebuilt from one read of the log and kept in the batch: much cheaper
+    than one query per stream.
     """
 
     def __init__(self, tracker: Any, sheet: Sheet, rebuild: bool) -> None:
