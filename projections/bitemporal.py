@@ -22,8 +22,9 @@ from datetime import date
 
 # Bump when the shape or meaning of the rows changes: stores with another version are
 # rebuilt automatically on their next catch-up.
-PROJECTION_VERSION = 4  # 3: longer ref columns (references encrypted with the store key)
+PROJECTION_VERSION = 5  # 3: longer ref columns (references encrypted with the store key)
 #                         4: the as-of index covers what counts and compliance read
+#                         5: the position row keeps the latest recording time folded in
 PROJECTION_NAME = "tracker"
 
 FAR_DATE = date(9999, 12, 31)  # valid_to of an interval that has not ended

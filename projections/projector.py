@@ -210,9 +210,12 @@ class _Writes:
         self.inserts: dict[Shape, list[list]] = {s: [] for s in SHAPES}
         self.deltas: Counter[tuple] = Counter()  # (day, hulpvorm, stage, reason) -> change
         self.touched: list[Track] = []
+        self.latest = 0  # the latest recording time a change below carries
 
     def end(self, track: Track, seq: int, interval: Interval, valid_to: date, ts: int) -> None:
         """The open-ended `interval` at `seq` now ends on `valid_to`."""
+        if ts > self.latest:
+            self.latest = ts
         row = track.pending.get(seq)
         if row is not None:
             row[VALID_TO], row[END_KNOWN] = valid_to, ts
@@ -223,6 +226,8 @@ class _Writes:
 
     def close(self, track: Track, seq: int, interval: Interval, ts: int) -> None:
         """The `interval` at `seq` is no longer what the log says."""
+        if ts > self.latest:
+            self.latest = ts
         row = track.pending.pop(seq, None)
         if row is not None:
             row[KNOWN_TO] = ts
@@ -235,6 +240,8 @@ class _Writes:
 
     def insert(self, track: Track, seq: int, interval: Interval, ts: int) -> None:
         """The `interval` at `seq` is what the log says from `ts` on."""
+        if ts > self.latest:
+            self.latest = ts
         content, enters, valid_from, valid_to = interval
         row = [track.sid, seq, *track.ident, *content, enters, valid_from, valid_to, ts, ts,
                NEVER]
@@ -321,7 +328,7 @@ class _Writes:
                 "ends": {s.table: self.ends[s] for s in SHAPES},
                 "closes": {s.table: self.closes[s] for s in SHAPES},
                 "forgotten": {s.table: self.forgotten[s] for s in SHAPES},
-                "deltas": dict(self.deltas)}
+                "deltas": dict(self.deltas), "latest": self.latest}
 
     def merge(self, other: dict[str, Any]) -> None:
         """Add the changes of another process's fold of other streams (see `portable`)."""
@@ -329,6 +336,7 @@ class _Writes:
             for name in ("inserts", "ends", "closes", "forgotten"):
                 getattr(self, name)[shape].extend(other[name][shape.table])
         self.deltas.update(other["deltas"])
+        self.latest = max(self.latest, other["latest"])
 
     def forget(self, track: Track) -> None:
         """The stream's personal data was erased: no row may keep its references."""
@@ -431,10 +439,14 @@ class Projector:
         cursor.execute(self.db.sql(sql), (PROJECTION_NAME,))
         return cursor.fetchone()
 
-    def _set_position(self, cursor: Any, value: int) -> None:
-        cursor.execute(self.db.sql(f"UPDATE {POSITION} SET position = ?, version = ? "
-                                   "WHERE name = ?"),
-                       (value, PROJECTION_VERSION, PROJECTION_NAME))
+    def _set_position(self, cursor: Any, value: int, latest: int, rebuilt: bool = False) -> None:
+        """Set the position, and the latest recording time of a change (a rebuild's, or the
+        later of the row's and this transaction's)."""
+        keep = "" if rebuilt else "CASE WHEN latest > ? THEN latest ELSE ? END"
+        cursor.execute(self.db.sql(f"UPDATE {POSITION} SET position = ?, version = ?, "
+                                   f"latest = {keep or '?'} WHERE name = ?"),
+                       (value, PROJECTION_VERSION, *([latest] if rebuilt else [latest] * 2),
+                        PROJECTION_NAME))
 
     # -- status, catch-up, rebuild --------------------------------------------------------
 
@@ -482,7 +494,7 @@ class Projector:
                     for note in notes:
                         self._fold_notification(note, writes)
                     writes.flush(self.db, cursor)
-                    self._set_position(cursor, new_pos)
+                    self._set_position(cursor, new_pos, writes.latest)
             except BaseException:
                 self._forget()
                 raise
@@ -505,6 +517,7 @@ class Projector:
         """
         from projections.schema import (
             READ_MODELS,
+            add_missing_columns,
             analyze,
             create_indexes,
             create_tables,
@@ -531,7 +544,8 @@ class Projector:
                     sink.flush(db, cursor, bulk=True)
                     create_indexes(cursor, db.kind, READ_MODELS)
                     analyze(cursor, db.kind, READ_MODELS)
-                    self._set_position(cursor, head)
+                    add_missing_columns(cursor, db.kind)
+                    self._set_position(cursor, head, sink.latest, rebuilt=True)
                 vacuum(db.raw, db.kind, READ_MODELS)
                 # Let go of the whole log's rows and tracks while the garbage collector is
                 # still off: switched back on, it would first walk through every one of them.

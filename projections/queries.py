@@ -32,9 +32,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from projections.bitemporal import (
-    NEVER,
     PATH_INTERVAL,
     PLACE_INTERVAL,
+    POSITION,
+    PROJECTION_NAME,
     STAGE_DELTA,
     known_then,
     visible,
@@ -640,7 +641,11 @@ def last_recorded(rm: ReadModels, as_known_at: datetime | None = None) -> dateti
 
     Rendering again with this moment as `as_known_at` reproduces the same answers.
     """
-    known = NEVER - 1 if as_known_at is None else micros(as_known_at)
+    if as_known_at is None:  # kept by the projection as it folds
+        latest = _select(rm, (f"SELECT latest FROM {POSITION} WHERE name = ?",
+                              [PROJECTION_NAME]))[0][0][0]
+        return moment(latest) if latest else None
+    known = micros(as_known_at)
     found = [rows[0][0] for rows in _select(rm, *(
         (f"SELECT max({column}) FROM {table} WHERE {column} <= ?", [known])
         for table in (PATH_INTERVAL, PLACE_INTERVAL)

@@ -47,6 +47,9 @@ position = Table(
     Column("name", String(40), primary_key=True),
     Column("position", BigInteger, nullable=False),  # last notification id folded in
     Column("version", Integer, nullable=False),  # PROJECTION_VERSION that wrote the rows
+    # the latest recording time (microseconds) of a change to the rows: what `zov memo`
+    # stamps as "as known at", without scanning the rows for it
+    Column("latest", BigInteger, nullable=False, server_default="0"),
 )
 
 path_interval = Table(
@@ -138,6 +141,18 @@ def vacuum(raw: Any, kind: str, tables) -> None:
     if kind != "sqlite":
         for table in tables:
             raw.execute(f"VACUUM (ANALYZE) {table.name}")
+
+
+def add_missing_columns(cursor: Any, kind: str) -> None:
+    """Columns later versions added to the position row (kept across rebuilds: it holds the
+    position that tells a rebuild is due)."""
+    if kind == "sqlite":
+        cursor.execute(f"SELECT name FROM pragma_table_info('{POSITION}')")
+    else:
+        cursor.execute("SELECT column_name FROM information_schema.columns WHERE "
+                       "table_schema = current_schema() AND table_name = %s", (POSITION,))
+    if "latest" not in {row[0] for row in cursor.fetchall()}:
+        cursor.execute(f"ALTER TABLE {POSITION} ADD COLUMN latest BIGINT NOT NULL DEFAULT 0")
 
 
 def drop_tables(cursor: Any, kind: str, tables) -> None:

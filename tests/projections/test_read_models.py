@@ -360,3 +360,37 @@ def test_a_rebuild_keeps_the_answers(tracker, open_rm):
     before = queries.counts(rm, D(2023, 7, 1))
     assert rm.rebuild() == 6
     assert queries.counts(rm, D(2023, 7, 1)) == before
+
+
+def _latest_by_scan(rm) -> datetime | None:
+    # what the rows themselves say: the scan `last_recorded` makes for an as-known-at moment
+    return queries.last_recorded(rm, datetime(2999, 1, 1, tzinfo=UTC))
+
+
+def test_the_latest_recording_time_kept_is_the_one_the_rows_hold(tracker, open_rm):
+    rm = open_rm(batch_size=2)
+    assert queries.last_recorded(rm) is None  # nothing folded yet
+    a_full_path(tracker, "C-1")
+    rm.catch_up()
+    tracker.correct("C-1", 5, "oops", "t")
+    a_full_path(tracker, "C-2")
+    rm.catch_up()
+    kept = queries.last_recorded(rm)
+    assert kept is not None and kept == _latest_by_scan(rm)
+    recorded = tracker.mapper.to_domain_event(
+        tracker.recorder.select_notifications(tracker.recorder.max_notification_id(), 1)[0])
+    assert kept == recorded.timestamp  # the last event changed the rows
+    rebuilt = open_rm(catch_up=False, parallel_from=0)
+    rebuilt.rebuild()
+    assert queries.last_recorded(rebuilt) == kept
+
+
+def test_read_models_of_an_earlier_version_without_the_kept_time_are_rebuilt(tracker, open_rm):
+    a_full_path(tracker)
+    rm = open_rm()
+    with rm.db.transaction(write=True) as cursor:  # as projection version 4 left them
+        cursor.execute("ALTER TABLE zov_projection_position DROP COLUMN latest")
+        cursor.execute("UPDATE zov_projection_position SET version = 4")
+    again = open_rm()
+    assert not again.status().needs_rebuild
+    assert queries.last_recorded(again) == _latest_by_scan(again) is not None
