@@ -2,8 +2,8 @@
 
     python -m bench.catchup --paths 100000 --stores sqlite postgresql
 
-On a store of the benchmark suite (bench.history; generated if missing) it logs 250, 1,000 and
-4,000 new events in turns with catching them up in a fresh read-model handle (as a new
+On a store of the benchmark suite (bench.history; generated if missing) it logs batches of new
+events (250, 1,000 and 4,000) in turns with catching them up in a fresh read-model handle (as a new
 process would: nothing in memory), and prints the time per new event. Proportional to the new
 events means a flat column; a cost that grew with the store would show as a rising one across
 store sizes, not within one.
@@ -20,16 +20,15 @@ from pathlib import Path
 
 from bench.history import PG_DSN, more_events, open_history
 
-BATCHES = (250, 1_000, 4_000)
 
-
-def measure(kind: str, paths: int, cache: Path, pg: str) -> list[tuple[int, float]]:
+def measure(kind: str, paths: int, cache: Path, pg: str,
+            batches: list[int]) -> list[tuple[int, float]]:
     from projections import ReadModels
 
     tracker, _ = open_history(kind, paths, cache, pg, say=lambda text: print(text, file=sys.stderr))
     out = []
     try:
-        for n in BATCHES:
+        for n in batches:
             with ReadModels(tracker):  # up to date first
                 pass
             added = more_events(tracker, paths, n, seed=int(time.time()))
@@ -49,11 +48,13 @@ def main(argv: list[str] | None = None) -> None:
                         default=["sqlite", "postgresql"])
     parser.add_argument("--pg", default=os.environ.get("ZOV_TEST_PG", PG_DSN))
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "zov-bench")
+    parser.add_argument("--events", type=int, nargs="+", default=[250, 1_000, 4_000],
+                        help="new events per batch [250 1000 4000]")
     args = parser.parse_args(argv)
     print("| store | paths | new events | catch-up | per new event |\n|---|---:|---:|---:|---:|")
     for kind in args.stores:
         for paths in args.paths:
-            for added, took in measure(kind, paths, args.cache, args.pg):
+            for added, took in measure(kind, paths, args.cache, args.pg, args.events):
                 print(f"| {kind} | {paths:,} | {added:,} | {took * 1000:,.0f} ms | "
                       f"{took / added * 1000:.2f} ms |", flush=True)
 

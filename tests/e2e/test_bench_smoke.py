@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import asdict
+from datetime import date
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,3 +32,39 @@ def test_the_suite_prints_every_measure_next_to_its_baseline(tmp_path):
         assert cells[4].endswith(("ms", " s", "ev/s"))  # a figure in every row
     with_baseline = [r for r in rows if "zov memo" not in r]
     assert all(r.split("|")[7].strip().endswith("x") for r in with_baseline)
+
+
+def test_catch_up_and_rebuild_tables_print_a_row_per_size(tmp_path):
+    for module, extra, rows in (("bench.catchup", ["--events", "5", "10"], 2),
+                                ("bench.rebuild", [], 1)):
+        done = subprocess.run(
+            [sys.executable, "-m", module, "--paths", "60", "--stores", "sqlite",
+             "--cache", str(tmp_path), *extra],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+            env={**os.environ, "ZOV_ACTOR": "bench"})
+        assert done.returncode == 0, done.stderr
+        lines = [line for line in done.stdout.splitlines() if line.startswith("| sqlite | 60 |")]
+        assert len(lines) == rows, done.stdout
+        assert all(line.rstrip(" |").endswith(("ms", "x")) for line in lines)
+
+
+def test_a_big_store_is_ten_copies_of_one_a_tenth_its_size(tmp_path, monkeypatch):
+    from bench import history
+    from projections import ReadModels, queries
+
+    monkeypatch.setattr(history, "REPLICATE_FROM", 100)
+    small, _ = history.open_history("sqlite", 20, tmp_path, history.PG_DSN)
+    big, _ = history.open_history("sqlite", 200, tmp_path, history.PG_DSN)
+    try:
+        with ReadModels(small) as a, ReadModels(big) as b:
+            day = date(2024, 6, 30)
+            one = {r.hulpvorm: asdict(r) for r in queries.counts(a, day).rows}
+            ten = {r.hulpvorm: asdict(r) for r in queries.counts(b, day).rows}
+        assert one and ten == {h: {k: v * 10 if isinstance(v, int) else v
+                                   for k, v in row.items()} for h, row in one.items()}
+        path_events = sum(n.topic.startswith("zov:ClientPath.") for n in small.notifications())
+        assert big.recorder.max_notification_id() == (small.recorder.max_notification_id()
+                                                      + 9 * path_events)  # places: once
+    finally:
+        small.close()
+        big.close()
