@@ -323,7 +323,10 @@ class _Writes:
                 r[at] = self.protect(r[at])
 
     def portable(self) -> dict[str, Any]:
-        """The changes as plain data, to send to another process (shapes by table name)."""
+        """The changes as plain data, to send to another process (shapes by table name; the
+        rows' dates as day numbers, which pickle four times as fast as dates)."""
+        for shape in SHAPES:
+            _dates_as(shape, self.inserts[shape], date.toordinal)
         return {"inserts": {s.table: self.inserts[s] for s in SHAPES},
                 "ends": {s.table: self.ends[s] for s in SHAPES},
                 "closes": {s.table: self.closes[s] for s in SHAPES},
@@ -333,6 +336,7 @@ class _Writes:
     def merge(self, other: dict[str, Any]) -> None:
         """Add the changes of another process's fold of other streams (see `portable`)."""
         for shape in SHAPES:
+            _dates_as(shape, other["inserts"][shape.table], date.fromordinal)
             for name in ("inserts", "ends", "closes", "forgotten"):
                 getattr(self, name)[shape].extend(other[name][shape.table])
         self.deltas.update(other["deltas"])
@@ -347,6 +351,15 @@ class _Writes:
         track.steps = [replace(s, details={**s.details, "ref": PLACEHOLDER})
                        if s.details.get("ref") else s for s in track.steps]
         track.refold()  # the rows are erased by `forget` at the flush, not rewritten
+
+
+def _dates_as(shape: Shape, rows: list[list], convert: Callable[[Any], Any]) -> None:
+    """Convert the date columns of inserted rows in place (None stays None)."""
+    positions = shape.date_positions
+    for row in rows:
+        for i in positions:
+            if row[i] is not None:
+                row[i] = convert(row[i])
 
 
 def _delta_key(day: date, track: Track, interval: Interval) -> tuple:
