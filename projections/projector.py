@@ -399,7 +399,7 @@ class Projector:
 
     def __init__(self, tracker: Any, db: Database, *, batch_size: int = 2000,
                  rebuild_batch: int = 5000, cache_limit: int = 250_000,
-                 parallel_from: int = 100_000) -> None:
+                 parallel_from: int = 20_000) -> None:
         self.tracker, self.db = tracker, db
         self.recorder = tracker.recorder
         self.mapper = tracker.mapper
