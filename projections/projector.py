@@ -452,14 +452,12 @@ class Projector:
         cursor.execute(self.db.sql(sql), (PROJECTION_NAME,))
         return cursor.fetchone()
 
-    def _set_position(self, cursor: Any, value: int, latest: int, rebuilt: bool = False) -> None:
-        """Set the position, and the latest recording time of a change (a rebuild's, or the
-        later of the row's and this transaction's)."""
-        keep = "" if rebuilt else "CASE WHEN latest > ? THEN latest ELSE ? END"
-        cursor.execute(self.db.sql(f"UPDATE {POSITION} SET position = ?, version = ?, "
-                                   f"latest = {keep or '?'} WHERE name = ?"),
-                       (value, PROJECTION_VERSION, *([latest] if rebuilt else [latest] * 2),
-                        PROJECTION_NAME))
+    def _set_position(self, cursor: Any, value: int, latest: int) -> None:
+        """Set the position, and the latest recording time of a change: the later of the
+        row's and this transaction's (`latest`)."""
+        cursor.execute(self.db.sql(f"UPDATE {POSITION} SET position = ?, version = ?, latest = "
+                                   "CASE WHEN latest > ? THEN latest ELSE ? END WHERE name = ?"),
+                       (value, PROJECTION_VERSION, latest, latest, PROJECTION_NAME))
 
     # -- status, catch-up, rebuild --------------------------------------------------------
 
@@ -558,7 +556,7 @@ class Projector:
                     create_indexes(cursor, db.kind, READ_MODELS)
                     analyze(cursor, db.kind, READ_MODELS)
                     add_missing_columns(cursor, db.kind)
-                    self._set_position(cursor, head, sink.latest, rebuilt=True)
+                    self._set_position(cursor, head, sink.latest)
                 vacuum(db.raw, db.kind, READ_MODELS)
                 # Let go of the whole log's rows and tracks while the garbage collector is
                 # still off: switched back on, it would first walk through every one of them.
@@ -580,7 +578,12 @@ class Projector:
         context = multiprocessing.get_context("fork")
         receive, send = context.Pipe(duplex=False)
         child = context.Process(target=self._fold_other_half, args=(head, send), daemon=True)
-        child.start()
+        try:
+            child.start()
+        except OSError:  # no second process to be had (process or memory limits): fold alone
+            receive.close()
+            send.close()
+            return self._fold_part(self.db, head, progress)
         send.close()
         try:
             sink = self._fold_part(self.db, head, progress, half=0)

@@ -99,9 +99,11 @@ class StreamCipher:
     a bulk import seals, and a rebuild opens, a hundred thousand references."""
 
     def __init__(self, secret: str) -> None:
+        from cryptography.exceptions import InvalidTag
         from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
         self.aead = ChaCha20Poly1305(base64.b64decode(secret))
+        self.mismatch = (InvalidTag, ValueError)
 
     def encrypt(self, plaintext: bytes) -> bytes:
         nonce = os.urandom(12)
@@ -109,11 +111,9 @@ class StreamCipher:
         return nonce + data[-16:] + data[:-16]
 
     def decrypt(self, sealed: bytes) -> bytes:
-        from cryptography.exceptions import InvalidTag
-
         try:
             return self.aead.decrypt(sealed[:12], sealed[28:] + sealed[12:28], None)
-        except (InvalidTag, ValueError):
+        except self.mismatch:
             raise StoreError("a sealed field does not match its key: the store is damaged; "
                              "restore it from a backup") from None
 

@@ -394,3 +394,21 @@ def test_read_models_of_an_earlier_version_without_the_kept_time_are_rebuilt(tra
     again = open_rm()
     assert not again.status().needs_rebuild
     assert queries.last_recorded(again) == _latest_by_scan(again) is not None
+
+
+def test_a_rebuild_folds_alone_when_no_second_process_can_be_started(tracker, open_rm,
+                                                                      monkeypatch):
+    import multiprocessing.process
+
+    for i in range(6):
+        a_full_path(tracker, f"C-{i}")
+    alone = open_rm(catch_up=False)
+    alone.rebuild()
+
+    def refuse(self):
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(multiprocessing.process.BaseProcess, "start", refuse)
+    halves = open_rm(catch_up=False, parallel_from=0)
+    assert halves.rebuild() == tracker.recorder.max_notification_id()
+    assert snapshot(halves) == snapshot(alone)
