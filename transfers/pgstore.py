@@ -1,18 +1,20 @@
-"""PostgreSQL recorder that can save a bulk import's hundreds of thousands of events at once.
+"""PostgreSQL recorder that saves without psycopg's pipeline mode.
 
 eventsourcing 9.5 writes every save as one statement in psycopg's pipeline mode. With
 psycopg 3.3 that statement hangs for ever (the server waits in ClientRead) once its
-parameters pass a few megabytes, about 30,000 events. A large save here runs as an
-ordinary transaction instead: the same table lock and NOTIFY, then the same INSERT in
-slices, all committed together. Small saves take eventsourcing's own path unchanged.
+parameters pass a few megabytes, about 30,000 events; and when a statement of a save fails
+(a read-only role's "permission denied"), leaving the pipeline sometimes raises "pipeline
+aborted" instead, and the reason is lost. Every save here runs as an ordinary transaction:
+the same table lock and NOTIFY, then the same INSERT (in slices for a bulk import), all
+committed together, so a failure always says what went wrong.
 
 It also sets up the tables only when they are missing, and one process at a time:
 eventsourcing recreates its insert function (CREATE OR REPLACE FUNCTION) every time a store is
 opened, and two processes doing that at the same moment fail with "tuple concurrently updated".
 
 And a writer that waited ZOV_LOCK_TIMEOUT seconds for another one's lock on the log gives up:
-eventsourcing retries every failed save ten times (here twice over, as the small saves go
-through its own retrying method), which turned a 10-second wait into a quarter of an hour.
+eventsourcing retries every failed save ten times (and did so twice over, through its own
+retrying method and this one's), which turned a 10-second wait into a quarter of an hour.
 Lost connections are still retried.
 """
 
@@ -30,7 +32,7 @@ TOPIC = "transfers.pgstore:BulkSafeRecorder"
 
 
 class BulkSafeRecorder(PostgresApplicationRecorder):
-    """An application recorder whose large saves avoid pipeline mode."""
+    """An application recorder whose saves avoid pipeline mode."""
 
     SLICE = 5_000  # events per INSERT: well under the size where pipelining hangs
     ATTEMPTS = 10  # saves tried when the connection is lost, as eventsourcing does
@@ -67,8 +69,8 @@ class BulkSafeRecorder(PostgresApplicationRecorder):
 
     def _insert_once(self, stored_events: Sequence[StoredEvent], **kwargs: Any
                      ) -> Sequence[int] | None:
-        if len(stored_events) <= self.SLICE or self.datastore.enable_db_functions:
-            # eventsourcing's own save, without its retrying decorator
+        if self.datastore.enable_db_functions:  # no pipeline: eventsourcing's own save,
+            # without its retrying decorator
             return PostgresApplicationRecorder.insert_events.__wrapped__(
                 self, stored_events, **kwargs)
         ids: list[int] = []
