@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -307,7 +307,11 @@ class _Writes:
                     if d is not None:
                         r[i] = iso.get(d) or iso.setdefault(d, d.isoformat())
         if bulk and not db.sqlite:
-            with cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            # FREEZE (the table is new in this transaction): the rows are written frozen and
+            # their pages all-visible, so queries that read an index alone need not visit the
+            # table, with no VACUUM after
+            with cursor.copy(f"COPY {name} ({columns}) FROM STDIN (FORMAT BINARY, FREEZE)"
+                             ) as copy:
                 copy.set_types(shape.pg_types)
                 for r in rows:
                     copy.write_row(r)
@@ -348,7 +352,7 @@ class _Writes:
         if "ref" in track.shape.identity:
             at = track.shape.identity.index("ref")
             track.ident = (*track.ident[:at], PLACEHOLDER, *track.ident[at + 1:])
-        track.steps = [replace(s, details={**s.details, "ref": PLACEHOLDER})
+        track.steps = [s._replace(details={**s.details, "ref": PLACEHOLDER})
                        if s.details.get("ref") else s for s in track.steps]
         track.refold()  # the rows are erased by `forget` at the flush, not rewritten
 
@@ -533,7 +537,6 @@ class Projector:
             create_indexes,
             create_tables,
             drop_tables,
-            vacuum,
         )
 
         self.ensure()
@@ -557,7 +560,6 @@ class Projector:
                     analyze(cursor, db.kind, READ_MODELS)
                     add_missing_columns(cursor, db.kind)
                     self._set_position(cursor, head, sink.latest)
-                vacuum(db.raw, db.kind, READ_MODELS)
                 # Let go of the whole log's rows and tracks while the garbage collector is
                 # still off: switched back on, it would first walk through every one of them.
                 sink = None

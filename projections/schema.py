@@ -135,14 +135,6 @@ def analyze(cursor: Any, kind: str, tables) -> None:
         cursor.execute(f"ANALYZE {table.name}")
 
 
-def vacuum(raw: Any, kind: str, tables) -> None:
-    """PostgreSQL, outside any transaction: mark the freshly written pages all-visible, so
-    queries that read an index alone need not visit the table as well."""
-    if kind != "sqlite":
-        for table in tables:
-            raw.execute(f"VACUUM (ANALYZE) {table.name}")
-
-
 def add_missing_columns(cursor: Any, kind: str) -> None:
     """Columns later versions added to the position row (kept across rebuilds: it holds the
     position that tells a rebuild is due)."""

@@ -100,7 +100,10 @@ class WordAsValue(Transcoding):
         return obj.value
 
     def decode(self, data: str) -> Word:
-        return self.type(data)
+        try:  # the member map straight: a third of the cost of calling the enum
+            return self.type._value2member_map_[data]
+        except KeyError:
+            return self.type(data)  # its own error
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -93,17 +94,24 @@ def store_cipher_env(environ: Mapping[str, str]) -> dict[str, str]:
     return {"CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher", "CIPHER_KEY": key}
 
 
+@cache
+def _chacha() -> tuple[type, tuple[type[Exception], ...]]:
+    """The AEAD class and the errors of a mismatch, imported once, when first needed (a
+    rebuild makes a cipher for every stream)."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
+
+    return ChaCha20Poly1305, (InvalidTag, ValueError)
+
+
 class StreamCipher:
     """ChaCha20-Poly1305 (RFC 8439, from the `cryptography` package) with a stream's 256-bit
     key, stored as nonce + tag + ciphertext like the store's AES-GCM. About 6 µs a message:
     a bulk import seals, and a rebuild opens, a hundred thousand references."""
 
     def __init__(self, secret: str) -> None:
-        from cryptography.exceptions import InvalidTag
-        from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
-
-        self.aead = ChaCha20Poly1305(base64.b64decode(secret))
-        self.mismatch = (InvalidTag, ValueError)
+        aead, self.mismatch = _chacha()
+        self.aead = aead(base64.b64decode(secret))
 
     def encrypt(self, plaintext: bytes) -> bytes:
         nonce = os.urandom(12)
@@ -225,7 +233,7 @@ class StreamKeys:
         secret = gens[gen]
         if secret is None:
             return None
-        return json.loads(self._cipher(secret).decrypt(base64.b64decode(data)))
+        return json.loads(self._cipher(secret).decrypt(base64.b64decode(data)).decode("utf-8"))
 
     def _cipher(self, secret: str) -> Any:
         cipher = self._ciphers.get(secret)
