@@ -16,6 +16,16 @@ class Session:
     def __init__(self, db: str | None) -> None:
         self.db = db
         self._tracker: Any = None
+        self._store: Any = None
+
+    @property
+    def store(self):
+        """The parsed store URL (without opening the store)."""
+        if self._store is None:
+            from transfers.store import parse_store_url
+
+            self._store = self._tracker.store if self._tracker else parse_store_url(self.db)
+        return self._store
 
     @property
     def tracker(self):

@@ -77,20 +77,23 @@ def answers(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except errors() as exc:
             session = click.get_current_context().find_object(Session)
-            raise click.ClickException(str(database_error(exc, session.tracker.store))) from None
+            raise click.ClickException(str(database_error(exc, session.store))) from None
 
     return run
 
 
 def read_models(session: Session, catch_up: bool = True):
-    """The store's read models, caught up with the log (closed with the command)."""
+    """The store's read models, caught up with the log (closed with the command); when they
+    are up to date already, opened without the event store (see `ReadModels.if_current`)."""
     from projections import ReadModels
 
-    bar = _Bar("catching up")
-    try:
-        rm = ReadModels(session.tracker, catch_up=catch_up, progress=bar)
-    finally:
-        bar.close()
+    rm = ReadModels.if_current(session.store) if catch_up else None
+    if rm is None:
+        bar = _Bar("catching up")
+        try:
+            rm = ReadModels(session.tracker, catch_up=catch_up, progress=bar)
+        finally:
+            bar.close()
     click.get_current_context().call_on_close(rm.close)
     return rm
 

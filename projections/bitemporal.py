@@ -18,13 +18,14 @@ rebuild` drops and refills them.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 # Bump when the shape or meaning of the rows changes: stores with another version are
 # rebuilt automatically on their next catch-up.
-PROJECTION_VERSION = 5  # 3: longer ref columns (references encrypted with the store key)
+PROJECTION_VERSION = 6  # 3: longer ref columns (references encrypted with the store key)
 #                         4: the as-of index covers what counts and compliance read
 #                         5: the position row keeps the latest recording time folded in
+#                         6: ... and the plan adopted last
 PROJECTION_NAME = "tracker"
 
 FAR_DATE = date(9999, 12, 31)  # valid_to of an interval that has not ended
@@ -54,3 +55,19 @@ def known_then(known: int | None) -> tuple[str, list]:
     if known is None:
         return f"known_to = {NEVER}", []
     return "known_from <= ? AND known_to > ?", [known, known]
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICROSECOND = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """A recording time as the integer the tables store: microseconds since 1970 UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - EPOCH) // MICROSECOND
+
+
+def moment(value: int) -> datetime:
+    """The inverse of `micros`."""
+    return EPOCH + value * MICROSECOND

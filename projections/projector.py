@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -32,6 +32,7 @@ from projections.bitemporal import (
     PROJECTION_NAME,
     PROJECTION_VERSION,
     STAGE_DELTA,
+    micros,
 )
 from projections.db import Database
 from transfers.errors import StoreError
@@ -40,9 +41,6 @@ from transfers.path import ClientPath, PathState
 from transfers.place import LeefhuisPlace, PlaceState
 from transfers.privacy import PLACEHOLDER, SEALED, protect_ref
 from transfers.stream import Step, StepKind, Stream
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
 
 
 def _fast_decoder(mapper: Any) -> Callable[[bytes], dict[str, Any]] | None:
@@ -70,18 +68,6 @@ def _uuid(oid: Any) -> UUID:
 def _hex(oid: Any) -> str:
     """A stream id as the tables hold it: 32 hex digits (as the log's rows mostly give it)."""
     return oid if isinstance(oid, str) and len(oid) == 32 else _uuid(oid).hex
-
-
-def micros(moment: datetime) -> int:
-    """A recording time as the integer the tables store: microseconds since 1970 UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - EPOCH) // MICROSECOND
-
-
-def moment(value: int) -> datetime:
-    """The inverse of `micros`."""
-    return EPOCH + value * MICROSECOND
 
 
 # -- how a stream's state becomes columns -------------------------------------------------
@@ -189,7 +175,7 @@ def intervals_of(shape: Shape, states: list[tuple[Step, Any]]) -> list[Interval]
 
 @dataclass(frozen=True)
 class _Topic:
-    shape: Shape
+    shape: Shape | None  # None: the plan's
     kind: str
     fast: bool  # the stored JSON can be decoded directly (no cipher, no upcasting)
     rule: StepKind | None  # the step kind, unless a registration or a correction
@@ -211,6 +197,7 @@ class _Writes:
         self.deltas: Counter[tuple] = Counter()  # (day, hulpvorm, stage, reason) -> change
         self.touched: list[Track] = []
         self.latest = 0  # the latest recording time a change below carries
+        self.plan: tuple[str, str] | None = None  # the latest plan adopted: (text, source)
 
     def end(self, track: Track, seq: int, interval: Interval, valid_to: date, ts: int) -> None:
         """The open-ended `interval` at `seq` now ends on `valid_to`."""
@@ -335,7 +322,7 @@ class _Writes:
                 "ends": {s.table: self.ends[s] for s in SHAPES},
                 "closes": {s.table: self.closes[s] for s in SHAPES},
                 "forgotten": {s.table: self.forgotten[s] for s in SHAPES},
-                "deltas": dict(self.deltas), "latest": self.latest}
+                "deltas": dict(self.deltas), "latest": self.latest, "plan": self.plan}
 
     def merge(self, other: dict[str, Any]) -> None:
         """Add the changes of another process's fold of other streams (see `portable`)."""
@@ -345,6 +332,7 @@ class _Writes:
                 getattr(self, name)[shape].extend(other[name][shape.table])
         self.deltas.update(other["deltas"])
         self.latest = max(self.latest, other["latest"])
+        self.plan = other["plan"] or self.plan  # one stream: folded by one of the two
 
     def forget(self, track: Track) -> None:
         """The stream's personal data was erased: no row may keep its references."""
@@ -456,12 +444,16 @@ class Projector:
         cursor.execute(self.db.sql(sql), (PROJECTION_NAME,))
         return cursor.fetchone()
 
-    def _set_position(self, cursor: Any, value: int, latest: int) -> None:
-        """Set the position, and the latest recording time of a change: the later of the
-        row's and this transaction's (`latest`)."""
+    def _set_position(self, cursor: Any, value: int, writes: _Writes) -> None:
+        """Set the position; the latest recording time of a change, the later of the row's
+        and this transaction's; and the plan, if these events adopted one."""
+        plan, params = "", [value, PROJECTION_VERSION, writes.latest, writes.latest]
+        if writes.plan is not None:
+            plan = ", plan_text = ?, plan_source = ?"
+            params += writes.plan
         cursor.execute(self.db.sql(f"UPDATE {POSITION} SET position = ?, version = ?, latest = "
-                                   "CASE WHEN latest > ? THEN latest ELSE ? END WHERE name = ?"),
-                       (value, PROJECTION_VERSION, latest, latest, PROJECTION_NAME))
+                                   f"CASE WHEN latest > ? THEN latest ELSE ? END{plan} "
+                                   "WHERE name = ?"), (*params, PROJECTION_NAME))
 
     # -- status, catch-up, rebuild --------------------------------------------------------
 
@@ -509,7 +501,7 @@ class Projector:
                     for note in notes:
                         self._fold_notification(note, writes)
                     writes.flush(self.db, cursor)
-                    self._set_position(cursor, new_pos, writes.latest)
+                    self._set_position(cursor, new_pos, writes)
             except BaseException:
                 self._forget()
                 raise
@@ -559,7 +551,7 @@ class Projector:
                     create_indexes(cursor, db.kind, READ_MODELS)
                     analyze(cursor, db.kind, READ_MODELS)
                     add_missing_columns(cursor, db.kind)
-                    self._set_position(cursor, head, sink.latest)
+                    self._set_position(cursor, head, sink)
                 # Let go of the whole log's rows and tracks while the garbage collector is
                 # still off: switched back on, it would first walk through every one of them.
                 sink = None
@@ -637,8 +629,12 @@ class Projector:
             return self._topics[topic]
         except KeyError:
             pass
+        from transfers.app import PlanRecord  # loaded with the tracker
+
         cls = resolve_topic(topic)
         found = None
+        if issubclass(cls, PlanRecord.Event):
+            found = _Topic(None, cls.__name__, self._decode is not None, None)
         for shape in SHAPES:
             if issubclass(cls, shape.stream.Event):
                 fast = self._decode is not None and getattr(cls, "class_version", 1) == 1
@@ -718,11 +714,14 @@ class Projector:
         nid, oid, version, topic_name, state = note
         topic = self._topics.get(topic_name) or self._topic(topic_name)
         if topic is None:
-            return  # not a path or a place (the plan, ...)
+            return  # not a path, a place or the plan
         if topic.fast:
             fields = self._opened(oid, topic_name, self._decode(state))
         else:
             fields = self._fields(topic, oid, version, topic_name, state)
+        if topic.shape is None:  # kept for read commands that need not open the log
+            writes.plan = (fields["text"], fields["source"])
+            return
         track = self._tracks.get(oid)
         if track is None or len(track.steps) != version - 1:
             if rebuilding and version > 1:  # every stream starts inside the log

@@ -38,9 +38,10 @@ from projections.bitemporal import (
     PROJECTION_NAME,
     STAGE_DELTA,
     known_then,
+    micros,
+    moment,
     visible,
 )
-from projections.projector import micros, moment
 from projections.readmodels import ReadModels
 from transfers.errors import InvalidValue
 from transfers.plan import Plan

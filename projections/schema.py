@@ -19,6 +19,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    Text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable, DropTable
@@ -50,6 +51,10 @@ position = Table(
     # the latest recording time (microseconds) of a change to the rows: what `zov memo`
     # stamps as "as known at", without scanning the rows for it
     Column("latest", BigInteger, nullable=False, server_default="0"),
+    # the plan the log adopted last, as text: read commands answer from the read models
+    # alone, without opening the event store, when these are up to date
+    Column("plan_text", Text, nullable=True),
+    Column("plan_source", Text, nullable=True),
 )
 
 path_interval = Table(
@@ -130,7 +135,12 @@ def create_indexes(cursor: Any, kind: str, tables) -> None:
 
 
 def analyze(cursor: Any, kind: str, tables) -> None:
-    """Give the query planner statistics of the freshly filled tables."""
+    """Give the query planner statistics of the freshly filled tables. On PostgreSQL from a
+    fifth of the usual sample: the same plans and answer times at 100k paths, at a fifth of
+    the cost (0.06 s instead of 0.32 s at 570,000 rows); autovacuum refines them later.
+    (SQLite's sampling, `analysis_limit`, misjudges the leading index columns: not used.)"""
+    if kind != "sqlite":
+        cursor.execute("SET LOCAL default_statistics_target = 20")
     for table in tables:
         cursor.execute(f"ANALYZE {table.name}")
 
@@ -143,8 +153,12 @@ def add_missing_columns(cursor: Any, kind: str) -> None:
     else:
         cursor.execute("SELECT column_name FROM information_schema.columns WHERE "
                        "table_schema = current_schema() AND table_name = %s", (POSITION,))
-    if "latest" not in {row[0] for row in cursor.fetchall()}:
+    present = {row[0] for row in cursor.fetchall()}
+    if "latest" not in present:
         cursor.execute(f"ALTER TABLE {POSITION} ADD COLUMN latest BIGINT NOT NULL DEFAULT 0")
+    for name in ("plan_text", "plan_source"):
+        if name not in present:
+            cursor.execute(f"ALTER TABLE {POSITION} ADD COLUMN {name} TEXT")
 
 
 def drop_tables(cursor: Any, kind: str, tables) -> None:

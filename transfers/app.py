@@ -130,7 +130,7 @@ class Tracker(Application):
         if store.sqlite_path is not None:
             prepare_sqlite_file(store.sqlite_path)
         env = {**store.env, **store_cipher_env(os.environ)}
-        if store.kind == "postgresql" and ensure_postgres_schema(store, f"{self.name.lower()}_events"):
+        if store.kind == "postgresql" and ensure_postgres_schema(store, store.events_table):
             env["CREATE_TABLE"] = "false"  # exists: roles that may not create can open it
         try:
             super().__init__(env=env)

@@ -36,6 +36,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import get_topic
 
 from transfers.errors import StoreError
+from transfers.store import CIPHER_ENV
 
 
 class WrongStoreKey(StoreError):
@@ -50,7 +51,6 @@ class MissingStreamKey(StoreError):
 PLACEHOLDER = "(verwijderd)"
 KEY_TABLE = "zov_stream_key"
 SEALED = "sealed"
-CIPHER_ENV = "ZOV_CIPHER_KEY"
 _STREAMS = ("zov:ClientPath.", "zov:LeefhuisPlace.")
 _PROTECTED = "enc:"  # prefix of a read-model reference encrypted with the store key
 

@@ -10,6 +10,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from transfers.errors import StoreError
 
+CIPHER_ENV = "ZOV_CIPHER_KEY"  # the store-wide key (see transfers.privacy)
+
 
 def default_url() -> str:
     """A SQLite file in the user's data directory (XDG_DATA_HOME, else ~/.local/share)."""
@@ -25,6 +27,16 @@ class StoreURL:
     kind: str  # "sqlite" or "postgresql"
     env: dict[str, str]
     sqlite_path: Path | None = None
+
+    @property
+    def events_table(self) -> str:
+        """The event store's table, as eventsourcing names it for the application Tracker."""
+        return "stored_events" if self.kind == "sqlite" else "tracker_events"
+
+    @property
+    def log_id(self) -> str:
+        """The column of that table holding the notification id."""
+        return "rowid" if self.kind == "sqlite" else "notification_id"
 
     @property
     def display(self) -> str:

@@ -192,3 +192,36 @@ def test_a_write_command_does_not_load_sqlalchemy(sqlite_url):
     out = subprocess.run([sys.executable, "-c", probe, sqlite_url], capture_output=True,
                          text=True, env=env, check=True).stdout
     assert out.strip().splitlines()[-1] == "LOADED []"
+
+
+def test_a_read_on_up_to_date_read_models_does_not_open_the_event_store(store_url, cli_runner):
+    """Read commands are quick: when the read models hold the whole log, neither
+    eventsourcing nor the domain is loaded; after a write they are, to catch up."""
+    run = cli_runner(store_url)
+    run("init")
+    run("register", "C-1", "-H", "MKD", "-g", "Stein")
+    probe = (
+        "import sys\n"
+        "from cli.main import cli\n"
+        "try:\n"
+        "    cli(['--db', sys.argv[1], 'counts', '--format', 'csv'], standalone_mode=False)\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "loaded = sorted({m.split('.')[0] for m in sys.modules} & {'eventsourcing', 'sqlalchemy'}"
+        " | {m for m in sys.modules if m in ('transfers.app', 'transfers.path')})\n"
+        "print('LOADED', loaded)\n"
+    )
+
+    def counts() -> tuple[str, str]:
+        out = subprocess.run([sys.executable, "-c", probe, store_url], capture_output=True,
+                             text=True, env=dict(os.environ, ZOV_ACTOR="tester"),
+                             check=True).stdout.strip().splitlines()
+        return "\n".join(out[:-1]), out[-1]
+
+    answer, loaded = counts()  # catches up with the registration: opens the log
+    assert "eventsourcing" in loaded and "MKD,1,0,0,0,0,1" in answer.replace("\r", "")
+    answer_again, loaded = counts()  # up to date: answered from the read models alone
+    assert loaded == "LOADED []" and answer_again == answer
+    run("triage", "C-1", "-o", "transfer", "--on", "2023-05-02")
+    answer, loaded = counts()  # behind by one event: opens the log, and counts it
+    assert "eventsourcing" in loaded and "MKD,0,1,0,0,0,1" in answer.replace("\r", "")

@@ -412,3 +412,57 @@ def test_a_rebuild_folds_alone_when_no_second_process_can_be_started(tracker, op
     halves = open_rm(catch_up=False, parallel_from=0)
     assert halves.rebuild() == tracker.recorder.max_notification_id()
     assert snapshot(halves) == snapshot(alone)
+
+
+def test_up_to_date_read_models_answer_alike_without_the_event_store(tracker, open_rm):
+    a_full_path(tracker)
+    a_full_path(tracker, "C-2", "Beek")
+    tracker.correct("C-2", 5, "wrong date", "t")
+    full = open_rm()
+    light = ReadModels.if_current(tracker.store)
+    assert light is not None and light.tracker is None
+    try:
+        for as_of in (D(2023, 5, 1), D(2023, 9, 2), D(2024, 1, 1)):
+            assert queries.counts(light, as_of) == queries.counts(full, as_of)
+            assert queries.compliance(light, as_of, cases=True) == \
+                queries.compliance(full, as_of, cases=True)
+            assert queries.paths(light, as_of) == queries.paths(full, as_of)
+        assert light.plan == full.plan
+    finally:
+        light.close()
+    tracker.register("C-3", "MKD", "Stein", "t")
+    assert ReadModels.if_current(tracker.store) is None  # one event behind: catch up first
+    open_rm()
+    light = ReadModels.if_current(tracker.store)
+    assert light is not None
+    light.close()
+
+
+def test_the_read_models_keep_the_plan_the_log_adopted_last(tracker, open_rm):
+    from transfers.plan import default_plan_text
+
+    open_rm()
+    light = ReadModels.if_current(tracker.store)
+    assert light.plan.deadline == D(2023, 12, 31)
+    light.close()
+    revised = default_plan_text().replace("deadline = 2023-12-31", "deadline = 2024-03-31", 1)
+    tracker.adopt_plan(revised, "revised.toml", "t", revise=True)
+    open_rm()
+    light = ReadModels.if_current(tracker.store)
+    assert light.plan.deadline == D(2024, 3, 31)
+    light.close()
+    for processes in (1, 2):  # a rebuild keeps it, whichever process folds the plan
+        open_rm(catch_up=False, parallel_from=20_000 if processes == 1 else 1).rebuild()
+        light = ReadModels.if_current(tracker.store)
+        assert light.plan.deadline == D(2024, 3, 31)
+        light.close()
+
+
+def test_a_store_with_a_store_key_is_read_through_the_tracker(tracker, open_rm, monkeypatch):
+    open_rm()
+    monkeypatch.setenv("ZOV_CIPHER_KEY", "anything")  # its rows' references need the key
+    assert ReadModels.if_current(tracker.store) is None
+
+
+def test_the_store_names_the_event_table_as_the_recorder_does(tracker):
+    assert tracker.store.events_table == tracker.recorder.events_table_name
