@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -39,7 +38,7 @@ from transfers.errors import StoreError
 from transfers.memory import collector_paused
 from transfers.path import ClientPath, PathState
 from transfers.place import LeefhuisPlace, PlaceState
-from transfers.privacy import PLACEHOLDER, SEALED, protect_ref
+from transfers.privacy import PLACEHOLDER, SEALED, protect_ref, reveal_ref
 from transfers.stream import Step, StepKind, Stream
 
 
@@ -188,9 +187,10 @@ class _Writes:
     step that ends or voids one of them changes the row instead of adding an UPDATE.
     """
 
-    def __init__(self, protect: Callable[[str | None], str | None] | None = None) -> None:
-        self.protect = protect  # encrypts references with the store key, if it has one
-        self.forgotten: dict[Shape, list[str]] = {s: [] for s in SHAPES}
+    def __init__(self, cipher: Any = None) -> None:
+        self.cipher = cipher  # the store key: references in the rows are encrypted
+        # stream id, and the references its events still give: the rest are erased
+        self.forgotten: dict[Shape, list[tuple[str, list[str]]]] = {s: [] for s in SHAPES}
         self.ends: dict[Shape, list[tuple]] = {s: [] for s in SHAPES}
         self.closes: dict[Shape, list[tuple]] = {s: [] for s in SHAPES}
         self.inserts: dict[Shape, list[list]] = {s: [] for s in SHAPES}
@@ -262,12 +262,7 @@ class _Writes:
             rows = [r for r in self.inserts[shape] if r[KNOWN_FROM] < r[KNOWN_TO]]
             self._protect(shape, rows)
             self._insert(db, cursor, shape, rows, bulk)
-            if self.forgotten[shape]:
-                if db.sqlite:
-                    cursor.execute("PRAGMA secure_delete = ON")  # no fragment keeps them
-                cursor.executemany(f"UPDATE {name} SET ref = '{PLACEHOLDER}' WHERE "
-                                   f"stream_id = {mark} AND ref IS NOT NULL",
-                                   [(sid,) for sid in self.forgotten[shape]])
+            self._erase(db, cursor, shape)
         deltas = [(db.day(day), h, stage, reason, n)
                   for (day, h, stage, reason), n in self.deltas.items() if n]
         if deltas:
@@ -308,10 +303,27 @@ class _Writes:
 
     def _protect(self, shape: Shape, rows: list[list]) -> None:
         """With a store key, new rows hold their references encrypted."""
-        if self.protect is not None:
+        if self.cipher is not None:
             at = shape.insert_columns.index("ref")
             for r in rows:
-                r[at] = self.protect(r[at])
+                r[at] = protect_ref(self.cipher, r[at])
+
+    def _erase(self, db: Database, cursor: Any, shape: Shape) -> None:
+        """Erase from every row of a forgotten stream the references its events no longer
+        give (in place, history rows too: no row may keep them)."""
+        if not self.forgotten[shape]:
+            return
+        mark = "?" if db.sqlite else "%s"
+        if db.sqlite:
+            cursor.execute("PRAGMA secure_delete = ON")  # no fragment keeps them
+        erased = []
+        for sid, keep in self.forgotten[shape]:
+            cursor.execute(f"SELECT id, ref FROM {shape.table} WHERE stream_id = {mark} AND "
+                           f"ref IS NOT NULL AND ref <> '{PLACEHOLDER}'", (sid,))
+            erased += [(row_id,) for row_id, ref in cursor.fetchall()
+                       if reveal_ref(self.cipher, ref) not in keep]
+        cursor.executemany(f"UPDATE {shape.table} SET ref = '{PLACEHOLDER}' WHERE id = {mark}",
+                           erased)
 
     def portable(self) -> dict[str, Any]:
         """The changes as plain data, to send to another process (shapes by table name; the
@@ -335,14 +347,12 @@ class _Writes:
         self.plan = other["plan"] or self.plan  # one stream: folded by one of the two
 
     def forget(self, track: Track) -> None:
-        """The stream's personal data was erased: no row may keep its references."""
-        self.forgotten[track.shape].append(track.sid)
-        if "ref" in track.shape.identity:
-            at = track.shape.identity.index("ref")
-            track.ident = (*track.ident[:at], PLACEHOLDER, *track.ident[at + 1:])
-        track.steps = [s._replace(details={**s.details, "ref": PLACEHOLDER})
-                       if s.details.get("ref") else s for s in track.steps]
-        track.refold()  # the rows are erased by `forget` at the flush, not rewritten
+        """Some of the stream's personal data was erased (a path's all, a place's as far as
+        it named the forgotten client): `track` is as the log reads now, so the references
+        its steps still give are kept, the rest erased from the rows at the flush."""
+        keep = {s.details.get("ref") for s in track.steps}
+        keep.add(dict(zip(track.shape.identity, track.ident, strict=True)).get("ref"))
+        self.forgotten[track.shape].append((track.sid, sorted(keep - {None, PLACEHOLDER})))
 
 
 def _dates_as(shape: Shape, rows: list[list], convert: Callable[[Any], Any]) -> None:
@@ -407,8 +417,6 @@ class Projector:
         self._ready = False
         self._decode = _fast_decoder(self.mapper)
         self._preloaded: dict[Any, list[tuple[int, str, bytes]]] = {}
-        cipher = self.mapper.cipher  # the store key: references in the rows are encrypted
-        self._protect = None if cipher is None else partial(protect_ref, cipher)
 
     # -- tables ---------------------------------------------------------------------------
 
@@ -497,7 +505,7 @@ class Projector:
                     self._cache_at = None  # the cache runs ahead until the commit
                     notes, new_pos = self._read(cursor, pos, head, self.batch_size)
                     self._preload(cursor, notes)
-                    writes = _Writes(self._protect)
+                    writes = _Writes(self.mapper.cipher)
                     for note in notes:
                         self._fold_notification(note, writes)
                     writes.flush(self.db, cursor)
@@ -533,10 +541,12 @@ class Projector:
 
         self.ensure()
         self._forget()
-        if getattr(self.mapper, "keys", None) is not None:
-            self.mapper.keys.load()  # every stream's key at once, not one query per stream
         db = self.db
         head = self.recorder.max_notification_id() or 0
+        if getattr(self.mapper, "keys", None) is not None:
+            # Every stream's key at once, not one query per stream; read after the head, so
+            # every forgetting up to the head has deleted its keys already.
+            self.mapper.keys.load()
         try:
             with collector_paused():
                 sink = self._fold_log(head, progress)
@@ -611,7 +621,7 @@ class Projector:
     def _fold_part(self, db: Database, head: int, progress: Progress | None,
                    half: int | None = None) -> _Writes:
         """Fold the log up to `head` (only the streams of `half`, 0 or 1, if given)."""
-        sink, done = _Writes(self._protect), 0
+        sink, done = _Writes(self.mapper.cipher), 0
         with db.transaction() as cursor:
             while done < head:
                 notes, done = self._read(cursor, done, head, self.rebuild_batch)
@@ -723,6 +733,14 @@ class Projector:
             writes.plan = (fields["text"], fields["source"])
             return
         track = self._tracks.get(oid)
+        if topic.kind == Stream.FORGOTTEN and not rebuilding:
+            # Read the stream again, with the keys that are left (a rebuild read them after
+            # the forgetting), so its steps give only what was not forgotten.
+            keys = getattr(self.mapper, "keys", None)
+            if keys is not None:
+                keys.refresh([oid])
+            self._preloaded.pop(oid, None)  # (if preloaded, then up to another version)
+            track = None
         if track is None or len(track.steps) != version - 1:
             if rebuilding and version > 1:  # every stream starts inside the log
                 raise StoreError(f"event {nid} continues a stream whose start is not "

@@ -279,9 +279,13 @@ class Tracker(Application):
                                        "nothing was written, run it again") from None
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """eventsourcing's save, after giving the new streams their keys in one transaction."""
-        self.mapper.keys.prepare(a.id for a in objs if isinstance(a, Stream)
-                                 and a.version == len(a.pending_events))
+        """eventsourcing's save, after giving the new streams their keys, and a new key
+        generation to streams whose occupant changes, in one transaction."""
+        streams = [a for a in objs if isinstance(a, Stream)]
+        self.mapper.keys.prepare(
+            [a.id for a in streams if a.version == len(a.pending_events)],
+            renew=[a.id for a in streams if a.NEW_KEY_ON and any(
+                type(e).__name__ in a.NEW_KEY_ON for e in a.pending_events)])
         return super().save(*objs, **kwargs)
 
     def _save(self, *aggregates: Aggregate) -> None:
@@ -509,7 +513,10 @@ class Tracker(Application):
             raise StepNotAllowed(f"{', '.join(unsealed)} was recorded before personal data was "
                                  "encrypted per client, so forgetting cannot erase it; see "
                                  "README, Privacy")
-        self.mapper.keys.shred(s.id for s in todo)
+        # A path's every key generation; a place's only those sealed while it named the
+        # client (its other occupants keep their references).
+        self.mapper.keys.shred((s.id for s in todo), generations={
+            p.id: self._generations_naming(p, ref) for p in places})
         today = self.today()
         for stream in todo:
             stream.forget(reason, today, by)
@@ -519,6 +526,12 @@ class Tracker(Application):
             raise ChangedMeanwhile(f"{ref}: the data is erased, but someone wrote meanwhile; "
                                    "run the same zov forget again to log it") from None
         return todo
+
+    def _generations_naming(self, stream: Stream, ref: str) -> set[int]:
+        """The generations of the stream's key whose sealed fields name this reference."""
+        wanted = ref.strip().casefold()
+        return {gen for gen, fields in self.mapper.sealed_parts(self.recorder.select_events(
+                    stream.id)) if (fields and fields.get("ref") or "").casefold() == wanted}
 
     def _places_naming(self, ref: str) -> list[LeefhuisPlace]:
         """The Leefhuis places whose history names this client reference."""

@@ -93,6 +93,7 @@ class LeefhuisPlace(Stream):
     TOPIC = "zov:LeefhuisPlace.v1"
     KINDS = PLACE_STEPS
     ENDS_WHEN_FORGOTTEN = False  # the place goes on when a client who lived there is forgotten
+    NEW_KEY_ON = frozenset({"OccupancyChanged"})  # each occupant's references: a key of their own
 
     class Created(Stream.Created):
         TOPIC = "zov:LeefhuisPlace.Created.v1"  # unused: places are created by Registered

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
@@ -243,20 +243,22 @@ class StreamKeys:
 
     # writing
 
-    def prepare(self, streams: Iterable[UUID]) -> None:
+    def prepare(self, streams: Iterable[UUID], renew: Iterable[UUID] = ()) -> None:
         """Give every stream about to be saved a live key (new streams, and places whose
-        key was deleted by forgetting a client), in one transaction."""
-        ids = [_hex(s) for s in streams]
+        key was deleted by forgetting a client), and the streams of `renew` a new generation
+        of their key, in one transaction."""
+        fresh = {_hex(s) for s in renew}
+        ids = [_hex(s) for s in streams] + sorted(fresh)
         self.load([s for s in ids if s not in self._secrets])
         rows = []
-        for sid in ids:
+        for sid in dict.fromkeys(ids):
             gens = self._secrets.setdefault(sid, {})
-            if not gens or gens[max(gens)] is None:
+            if not gens or gens[max(gens)] is None or sid in fresh:
                 rows.append((sid, max(gens, default=0) + 1, new_secret()))
         if not rows:
             return
-        self._write(f"INSERT INTO {self.table} (stream_id, generation, secret) VALUES "
-                    f"({self.mark}, {self.mark}, {self.mark}) ON CONFLICT DO NOTHING", rows)
+        self._write((f"INSERT INTO {self.table} (stream_id, generation, secret) VALUES "
+                     f"({self.mark}, {self.mark}, {self.mark}) ON CONFLICT DO NOTHING", rows))
         for sid, *_ in rows:  # read back: another writer may have been first
             self._secrets.pop(sid, None)
         self.load([sid for sid, *_ in rows])
@@ -266,27 +268,42 @@ class StreamKeys:
         rows = [(sid, gen, secret, None if secret else _now())
                 for sid, gens in self._secrets.items() for gen, secret in gens.items()]
         if rows:
-            self._write(f"INSERT INTO {self.table} (stream_id, generation, secret, forgotten_at) "
-                        f"VALUES ({', '.join([self.mark] * 4)}) ON CONFLICT DO NOTHING", rows)
+            self._write((f"INSERT INTO {self.table} (stream_id, generation, secret, "
+                         f"forgotten_at) VALUES ({', '.join([self.mark] * 4)}) ON CONFLICT DO "
+                         "NOTHING", rows))
 
-    def shred(self, streams: Iterable[UUID]) -> None:
-        """Delete the keys of these streams for good (every generation)."""
+    def shred(self, streams: Iterable[UUID],
+              generations: Mapping[UUID, Iterable[int]] | None = None) -> None:
+        """Delete the keys of these streams for good: every generation, or for the streams
+        in `generations` only those."""
         ids = [_hex(s) for s in streams]
-        self._write(f"UPDATE {self.table} SET secret = NULL, forgotten_at = {self.mark} "
-                    f"WHERE stream_id = {self.mark} AND secret IS NOT NULL",
-                    [(_now(), sid) for sid in ids], secure=True)
-        for sid in ids:
-            self._secrets.pop(sid, None)
+        some = {_hex(s): gens for s, gens in (generations or {}).items()}
+        every = [(_now(), sid) for sid in ids if sid not in some]
+        rows = [(_now(), sid, gen) for sid, gens in some.items() for gen in gens]
+        forget = f"UPDATE {self.table} SET secret = NULL, forgotten_at = {self.mark} WHERE "
+        self._write((f"{forget} stream_id = {self.mark} AND secret IS NOT NULL", every),
+                    (f"{forget} stream_id = {self.mark} AND generation = {self.mark} "
+                     "AND secret IS NOT NULL", rows), secure=True)
+        self.refresh([*ids, *some])
         self.purge()
 
-    def _write(self, sql: str, rows: list[tuple], secure: bool = False) -> None:
+    def refresh(self, streams: Iterable[UUID | str]) -> None:
+        """Read these streams' keys again when next needed (another process may have
+        deleted some)."""
+        for sid in streams:
+            self._secrets.pop(_hex(sid), None)
+
+    def _write(self, *statements: tuple[str, list[tuple]], secure: bool = False) -> None:
+        """Run the statements, each for its rows, in one transaction."""
         self.create_table()
         # The write is the transaction's first statement: on SQLite a transaction that read
         # first cannot wait for the write lock (it would fail at once as "locked").
         with self.datastore.transaction(commit=True) as cursor:
             if self.sqlite and secure:
                 cursor.execute("PRAGMA secure_delete = ON")  # overwrite what is deleted
-            cursor.executemany(sql, rows)
+            for sql, rows in statements:
+                if rows:
+                    cursor.executemany(sql, rows)
 
     def create_table(self) -> None:
         """Create the key table now, if it is missing (it is also made on first use)."""
@@ -362,6 +379,16 @@ class SealingMapper(Mapper):
         if SEALED in state:
             self.unseal(stored_event.originator_id, stored_event.topic, state)
         return event
+
+    def sealed_parts(self, stored_events: Iterable[StoredEvent]
+                     ) -> Iterator[tuple[int, dict[str, Any] | None]]:
+        """(key generation, opened fields) of the sealed part of each of these events (the
+        fields are None where that generation was deleted)."""
+        for stored in stored_events:
+            state = vars(super().to_domain_event(stored))
+            if SEALED in state:
+                generation = int(state[SEALED].partition(":")[0])
+                yield generation, self.keys.open(stored.originator_id, state[SEALED])
 
     def unseal(self, stream: UUID | str, topic: str, state: dict[str, Any],
                wanted: tuple[str, ...] | None = None) -> dict[str, Any]:

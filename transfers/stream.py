@@ -63,6 +63,9 @@ class Stream(Aggregate):
     CORRECTED: ClassVar[str] = "Corrected"
     FORGOTTEN: ClassVar[str] = "Forgotten"  # personal data erased (zov forget); counts stay
     ENDS_WHEN_FORGOTTEN: ClassVar[bool] = True  # nothing can be logged after forgetting
+    # Steps after which the stream's personal fields are sealed under a new generation of
+    # its key, so that forgetting one person erases only what was recorded with them.
+    NEW_KEY_ON: ClassVar[frozenset[str]] = frozenset()
 
     class Event(Aggregate.Event):
         pass
