@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import event
@@ -15,6 +16,7 @@ from transfers.vocab import OPEN_STAGES, CloseReason, Outcome, Stage
 NAMESPACE = uuid5(NAMESPACE_URL, "https://zorgoverdracht.invalid/zov")
 
 
+@lru_cache(maxsize=1 << 18)  # a bulk apply asks for each path's id a few times per row
 def path_id(ref: str, hulpvorm: str) -> UUID:
     """The stream id of a client's path for one care type (stable, so a ref finds its paths)."""
     return uuid5(NAMESPACE, f"path:{hulpvorm.casefold()}:{ref.casefold()}")
