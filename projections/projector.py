@@ -624,10 +624,9 @@ class Projector:
         sink, done = _Writes(self.mapper.cipher), 0
         with db.transaction() as cursor:
             while done < head:
-                notes, done = self._read(cursor, done, head, self.rebuild_batch)
+                notes, done = self._read(cursor, done, head, self.rebuild_batch, half)
                 for note in notes:
-                    if half is None or int(note[1][-1], 16) & 1 == half:  # hex stream ids
-                        self._fold_notification(note, sink, rebuilding=True)
+                    self._fold_notification(note, sink, rebuilding=True)
                 if progress:
                     progress(done, head)
         return sink
@@ -652,25 +651,27 @@ class Projector:
         self._topics[topic] = found
         return found
 
-    def _read(self, cursor: Any, after: int, stop: int, limit: int) -> tuple[list[tuple], int]:
+    def _read(self, cursor: Any, after: int, stop: int, limit: int,
+              half: int | None = None) -> tuple[list[tuple], int]:
         """Notifications `after` < id <= `stop`, at most `limit`, as (id, originator_id,
-        originator_version, topic, state) tuples; and the position they bring us to.
+        originator_version, topic, state) tuples; and the position they bring us to. With
+        `half`, only those of the streams whose id ends in an even (0) or odd (1) hex digit.
 
         For the two recorders zov uses, this reads the recorder's own table (the rows that
-        `select_notifications` returns, without building an object for each); for any
-        other recorder it asks `select_notifications`.
+        `select_notifications` returns, without building an object for each, and only the
+        half asked for); for any other recorder it asks `select_notifications`.
         """
-        sql = self._read_sql()
+        sql = self._read_sql(half)
         if sql is None:
-            notes = [(n.id, n.originator_id, n.originator_version, n.topic, n.state)
-                     for n in self.recorder.select_notifications(after + 1, limit, stop=stop)]
-        else:
-            # No upper bound in SQL: "id > after ORDER BY id LIMIT n" walks the index in
-            # order and stops, whatever the planner knows about the table.
-            cursor.execute(sql, (after, limit))
-            notes = [n for n in cursor.fetchall() if n[0] <= stop]
-        reached = notes[-1][0] if len(notes) == limit else stop
-        return notes, reached
+            page = [(n.id, n.originator_id, n.originator_version, n.topic, n.state)
+                    for n in self.recorder.select_notifications(after + 1, limit, stop=stop)]
+            reached = page[-1][0] if len(page) == limit else stop
+            return [n for n in page if half is None or int(str(n[1])[-1], 16) & 1 == half], reached
+        # No upper bound in SQL: "id > after ORDER BY id LIMIT n" walks the index in order
+        # and stops, whatever the planner knows about the table.
+        cursor.execute(sql, (after, limit))
+        notes = [n for n in cursor.fetchall() if n[0] <= stop]
+        return notes, notes[-1][0] if len(notes) == limit else stop
 
     def _log_table(self) -> tuple[str, str, str] | None:
         """(table, notification id column, stream id expression) of the recorder's own
@@ -686,13 +687,18 @@ class Projector:
             return table, "notification_id", "replace(originator_id::text, '-', '')"
         return None
 
-    def _read_sql(self) -> str | None:
+    def _read_sql(self, half: int | None = None) -> str | None:
         found = self._log_table()
         if found is None:
             return None
         table, nid, oid = found
+        only = ""
+        if half is not None:  # the other process reads the other half: each reads its own
+            last = f"substr({oid}, -1)" if self.db.sqlite else f"right({oid}, 1)"
+            odd = "('1', '3', '5', '7', '9', 'b', 'd', 'f')"
+            only = f" AND {last} {'IN' if half else 'NOT IN'} {odd}"
         return self.db.sql(f"SELECT {nid}, {oid}, originator_version, topic, state FROM {table} "
-                           f"WHERE {nid} > ? ORDER BY {nid} LIMIT ?")
+                           f"WHERE {nid} > ?{only} ORDER BY {nid} LIMIT ?")
 
     def _events_sql(self) -> str | None:
         """A query for the events of some streams, named as `_read` names them."""
