@@ -88,13 +88,20 @@ def read_models(session: Session, catch_up: bool = True):
     from projections import ReadModels
 
     rm = ReadModels.if_current(session.store) if catch_up else None
-    if rm is None:
+    if rm is not None:
+        click.get_current_context().call_on_close(rm.close)
+        return rm
+    rm = ReadModels(session.tracker, catch_up=False)
+    click.get_current_context().call_on_close(rm.close)
+    if catch_up:
+        if rm.outdated():  # say why this read takes longer than the others
+            click.echo("the read models were written by another version of zov: rebuilding "
+                       "them from the log (once)", err=True)
         bar = _Bar("catching up")
         try:
-            rm = ReadModels(session.tracker, catch_up=catch_up, progress=bar)
+            rm.catch_up(bar)
         finally:
             bar.close()
-    click.get_current_context().call_on_close(rm.close)
     return rm
 
 

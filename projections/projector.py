@@ -483,6 +483,14 @@ class Projector:
         behind = head - (pos if version == PROJECTION_VERSION else 0)
         return Status(pos, head, max(behind, 0), version, PROJECTION_VERSION, *counts)
 
+    def outdated(self) -> bool:
+        """Whether the read models were written by another projection version (the next
+        catch-up rebuilds them)."""
+        with self.db.transaction() as cursor:
+            if not self.db.has_table(cursor, POSITION):
+                return False
+            return self._position(cursor)[1] != PROJECTION_VERSION
+
     def catch_up(self, progress: Progress | None = None) -> int:
         """Fold in every notification recorded before this call; returns how many were read.
 

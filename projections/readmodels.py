@@ -94,6 +94,11 @@ class ReadModels:
             return 0
         return self.projector.catch_up(progress)
 
+    def outdated(self) -> bool:
+        """Whether the read models were written by another version of zov: the next
+        catch-up rebuilds them from the log."""
+        return self.projector.outdated()
+
     def rebuild(self, progress: Callable[[int, int], None] | None = None,
                 writing_rows: Callable[[int], None] | None = None) -> int:
         """Drop the read models and fold the whole log again; returns events read.

@@ -225,3 +225,18 @@ def test_a_read_on_up_to_date_read_models_does_not_open_the_event_store(store_ur
     run("triage", "C-1", "-o", "transfer", "--on", "2023-05-02")
     answer, loaded = counts()  # behind by one event: opens the log, and counts it
     assert "eventsourcing" in loaded and "MKD,0,1,0,0,0,1" in answer.replace("\r", "")
+
+
+def test_read_models_of_another_version_are_rebuilt_with_a_word_why(zov, store_url):
+    from projections import ReadModels
+    from transfers.app import Tracker
+
+    before = zov("counts", "--format", "csv")
+    tracker = Tracker.open(store_url)
+    with ReadModels(tracker, catch_up=False) as rm, rm.db.transaction(write=True) as cursor:
+        cursor.execute("UPDATE zov_projection_position SET version = 5")  # as zov 5 left them
+    tracker.close()
+    again = zov("counts", "--format", "csv")
+    assert "rebuilding them from the log" in again.stderr
+    assert again.stdout == before.stdout
+    assert zov("counts", "--format", "csv").stderr == ""  # once
