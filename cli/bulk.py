@@ -281,7 +281,7 @@ def restore(session: Session, file: Path) -> None:
     from transfers.archive import read_export, refuse_non_empty
     from transfers.archive import restore as run
 
-    tracker = session.tracker
+    tracker = session.open(create=True)
     refuse_non_empty(tracker)
     events, errors = read_export(tracker, file)
     for error in errors:

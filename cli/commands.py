@@ -52,7 +52,7 @@ def init(session: Session, plan_file: Path | None, revise: bool, show_plan: bool
         except UnicodeDecodeError:
             raise click.ClickException(f"{plan_file}: not UTF-8 text; save the plan as UTF-8") from None
         source = plan_file.name
-    plan = session.tracker.adopt_plan(text, source, _by(by), revise=revise)
+    plan = session.open(create=True).adopt_plan(text, source, _by(by), revise=revise)
     click.echo(f"store {session.tracker.store.display} uses plan '{plan.name}' "
                f"(peildatum {plan.peildatum}, deadline {plan.deadline})")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from transfers.errors import ZovError
+from transfers.errors import StoreError, ZovError
 
 
 class Session:
@@ -29,10 +29,19 @@ class Session:
 
     @property
     def tracker(self):
+        """The tracker on an existing store (`zov init` and `zov restore` create one)."""
+        return self.open(create=False)
+
+    def open(self, create: bool = True):
+        """The tracker; with `create`, a SQLite store that does not exist yet is created."""
         if self._tracker is None:
             from transfers.app import Tracker
 
-            self._tracker = Tracker.open(self.db)
+            path = self.store.sqlite_path
+            if not create and path is not None and not path.exists():
+                raise StoreError(f"there is no store at {path}: create it with `zov init`, or "
+                                 "name the right file with --db or ZOV_DB")
+            self._tracker = Tracker(self.store)
         return self._tracker
 
     def close(self) -> None:

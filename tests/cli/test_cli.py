@@ -140,3 +140,15 @@ def test_a_client_write_command_loads_no_read_bulk_memo_or_place_code(sqlite_url
                          text=True, env=env, check=True).stdout
     assert "C-1 (MKD): triaged: transfer" in out
     assert out.strip().splitlines()[-1] == "LOADED []"
+
+
+def test_a_command_on_a_store_that_does_not_exist_creates_nothing(tmp_path, cli_runner):
+    store = tmp_path / "typo" / "zov.sqlite"
+    run = cli_runner(f"sqlite:///{store}")
+    for args in (["counts"], ["register", "C-1", "-H", "MKD", "-g", "Stein"], ["info"]):
+        result = run(*args, code=1)
+        assert f"there is no store at {store}: create it with `zov init`" in result.stderr
+        assert "Traceback" not in result.output and not store.parent.exists()
+    run("init")  # creates it
+    run("register", "C-1", "-H", "MKD", "-g", "Stein")
+    assert store.exists()
