@@ -24,7 +24,7 @@ class Session:
         if self._store is None:
             from transfers.store import parse_store_url
 
-            self._store = self._tracker.store if self._tracker else parse_store_url(self.db)
+            self._store = parse_store_url(self.db)
         return self._store
 
     @property

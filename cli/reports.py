@@ -87,13 +87,10 @@ def read_models(session: Session, catch_up: bool = True):
     are up to date already, opened without the event store (see `ReadModels.if_current`)."""
     from projections import ReadModels
 
-    rm = ReadModels.if_current(session.store) if catch_up else None
-    if rm is not None:
-        click.get_current_context().call_on_close(rm.close)
-        return rm
-    rm = ReadModels(session.tracker, catch_up=False)
+    light = ReadModels.if_current(session.store) if catch_up else None
+    rm = light or ReadModels(session.tracker, catch_up=False)
     click.get_current_context().call_on_close(rm.close)
-    if catch_up:
+    if catch_up and light is None:
         if rm.outdated():  # say why this read takes longer than the others
             click.echo("the read models were written by another version of zov: rebuilding "
                        "them from the log (once)", err=True)

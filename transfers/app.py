@@ -11,7 +11,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -529,19 +529,16 @@ class Tracker(Application):
 
     def _generations_naming(self, stream: Stream, ref: str) -> set[int]:
         """The generations of the stream's key whose sealed fields name this reference."""
-        wanted = ref.strip().casefold()
         return {gen for gen, fields in self.mapper.sealed_parts(self.recorder.select_events(
-                    stream.id)) if (fields and fields.get("ref") or "").casefold() == wanted}
+                    stream.id)) if _names(fields, ref)}
 
     def _places_naming(self, ref: str) -> list[LeefhuisPlace]:
         """The Leefhuis places whose history names this client reference."""
         from transfers.place import LeefhuisPlace
 
-        wanted = ref.strip().casefold()
         places = [self._get(n.originator_id)
                   for n in self.notifications([LeefhuisPlace.Registered.TOPIC])]
-        return [p for p in places
-                if any((s.details.get("ref") or "").casefold() == wanted for s in p.steps)]
+        return [p for p in places if any(_names(s.details, ref) for s in p.steps)]
 
     # -- reading ------------------------------------------------------------------------
 
@@ -593,6 +590,11 @@ class Tracker(Application):
         from transfers.plancache import RememberingPlan
 
         self._plan = RememberingPlan.of(self.plan)
+
+
+def _names(fields: Mapping[str, Any] | None, ref: str) -> bool:
+    """Whether these fields (a step's details, a sealed part) name the client `ref`."""
+    return ((fields or {}).get("ref") or "").casefold() == ref.strip().casefold()
 
 
 def _reason(text: str) -> str:

@@ -224,9 +224,8 @@ class StreamKeys:
 
     def open(self, stream: UUID | str, sealed: str) -> dict[str, Any] | None:
         """The sealed fields, or None when the stream's key of that generation was deleted."""
-        gen_text, _, data = sealed.partition(":")
+        gen, data = sealed_generation(sealed), sealed.partition(":")[2]
         gens = self.generations(stream)
-        gen = int(gen_text)
         if gen not in gens:
             raise MissingStreamKey(f"the key of stream {_hex(stream)} is missing: the store "
                                    "was restored without its keys, or is damaged")
@@ -340,6 +339,11 @@ class StreamKeys:
             pass
 
 
+def sealed_generation(sealed: str) -> int:
+    """The key generation a sealed field ("GENERATION:BASE64") was sealed with."""
+    return int(sealed.partition(":")[0])
+
+
 def _hex(stream: UUID | str) -> str:
     return stream.hex if isinstance(stream, UUID) else str(stream).replace("-", "")
 
@@ -387,8 +391,8 @@ class SealingMapper(Mapper):
         for stored in stored_events:
             state = vars(super().to_domain_event(stored))
             if SEALED in state:
-                generation = int(state[SEALED].partition(":")[0])
-                yield generation, self.keys.open(stored.originator_id, state[SEALED])
+                yield (sealed_generation(state[SEALED]),
+                       self.keys.open(stored.originator_id, state[SEALED]))
 
     def unseal(self, stream: UUID | str, topic: str, state: dict[str, Any],
                wanted: tuple[str, ...] | None = None) -> dict[str, Any]:
