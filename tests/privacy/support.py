@@ -29,12 +29,13 @@ def fill(tracker: Tracker) -> None:
 
 
 def stored_bytes(url: str) -> bytes:
-    """Everything the store holds: the SQLite file with its WAL and shared-memory files, or
-    the text of every row of every table in the PostgreSQL schema."""
+    """Everything the store holds: the SQLite file with its WAL and shared-memory files and
+    whatever else lies in its folder (a rebuild's side file, had it stayed), or the text of
+    every row of every table in the PostgreSQL schema."""
     if url.startswith("sqlite:///"):
         path = Path(url[len("sqlite:///"):])
-        return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"))
-                        if p.exists())
+        assert path.exists()
+        return b"".join(p.read_bytes() for p in sorted(path.parent.iterdir()) if p.is_file())
     import psycopg
 
     schema = parse_qs(urlsplit(url).query)["schema"][0]

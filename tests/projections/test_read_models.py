@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from datetime import UTC, date, datetime
@@ -9,7 +10,7 @@ from datetime import UTC, date, datetime
 import pytest
 from support import snapshot
 
-from projections import ReadModels, queries
+from projections import ReadModels, projector, queries
 from transfers.errors import InvalidValue, StoreError
 from transfers.vocab import CloseReason, Outcome, Stage
 
@@ -281,6 +282,7 @@ def test_catching_up_step_by_step_gives_the_same_rows_as_a_rebuild(tracker, open
     halves = open_rm(catch_up=False, parallel_from=0)
     halves.rebuild()
     assert snapshot(halves) == stepwise
+    assert rebuild_leftovers(tracker) == []
 
 
 @pytest.mark.parametrize("half", [0, 1])
@@ -303,6 +305,41 @@ def test_a_damaged_log_stops_a_rebuild_in_either_process_with_one_line(tracker, 
     with pytest.raises(StoreError, match="continues a stream whose start is not in the log") as e:
         rm.rebuild()
     assert "\n" not in str(e.value)
+    assert rebuild_leftovers(tracker) == []
+
+
+def rebuild_leftovers(tracker) -> list[str]:
+    """Files a rebuild left beside a SQLite store (its second process's side file)."""
+    folder = tracker.store.sqlite_path.parent if tracker.store.sqlite_path else None
+    return sorted(p.name for p in folder.iterdir() if "rebuild" in p.name) if folder else []
+
+
+def test_a_rebuild_that_fails_while_the_second_process_writes_leaves_the_read_models_as_they_were(
+        tracker, open_rm, monkeypatch):
+    # On SQLite the second process writes its rows into a side file while the first writes
+    # its own; on PostgreSQL it sends them. Here writing them fails in the second process.
+    for i in range(30):
+        a_full_path(tracker, f"C-{i}")
+    before = snapshot(open_rm())
+    first = os.getpid()
+    write_rows = projector._Writes.write_rows
+
+    def failing_in_the_second(self, *args, **kwargs):
+        if os.getpid() != first:
+            raise OSError(28, "No space left on device")
+        return write_rows(self, *args, **kwargs)
+
+    monkeypatch.setattr(projector._Writes, "write_rows", failing_in_the_second)
+    rm = open_rm(catch_up=False, parallel_from=0)
+    if rm.db.sqlite:
+        with pytest.raises(StoreError, match="the rebuild failed: OSError") as e:
+            rm.rebuild()
+        assert "\n" not in str(e.value)
+    else:
+        rm.rebuild()  # its rows travel to the first process, which writes them
+    assert rebuild_leftovers(tracker) == []
+    monkeypatch.undo()
+    assert snapshot(open_rm(catch_up=False)) == before
 
 
 def test_an_answer_includes_every_event_recorded_before_it_was_asked(tracker, open_rm):
