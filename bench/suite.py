@@ -17,7 +17,8 @@ client paths and measures, each against its yardstick:
   process running the equivalent hand-written SQL with the driver alone;
 - memo: `zov memo 2023-09` as a whole process (no baseline; the target is absolute).
 
-The factor is zov's time over the baseline's (for rates, the baseline's rate over zov's): 2.0
+In-process baselines (bare save, bare loop) run with the garbage collector paused, as zov's
+bulk and rebuild pause it. The factor is zov's time over the baseline's (for rates, the baseline's rate over zov's): 2.0
 means twice as slow. Timed processes run with Python's bytecode cache on, as an installed zov does.
 """
 
@@ -41,6 +42,7 @@ from typing import Any
 
 from bench import bulk as sheets
 from bench.history import PG_DSN, empty, more_events, open_history, ready_for_handover
+from transfers.memory import collector_paused
 
 AS_OF = "2023-10-01"
 MEMO_MONTH = "2023-09"
@@ -132,15 +134,19 @@ def write_latency(tracker: Any, url: str, runs: int, tag: str) -> tuple[float, f
 
 
 def bare_loop(tracker: Any, start: int = 1, stop: int | None = None, page: int = 5000) -> float:
-    """Seconds to read notifications start..stop through the library, and nothing else."""
+    """Seconds to read notifications start..stop through the library, and nothing else; with
+    the garbage collector paused, as zov's rebuild pauses it (with it on, the loop's speed
+    depends on how many objects the process happens to hold: three times as slow right after
+    generating a store in the same process)."""
     gc.collect()
-    started = time.perf_counter()
-    while True:
-        notes = tracker.recorder.select_notifications(start, page, stop=stop)
-        if not notes:
-            break
-        start = notes[-1].id + 1
-    return time.perf_counter() - started
+    with collector_paused():
+        started = time.perf_counter()
+        while True:
+            notes = tracker.recorder.select_notifications(start, page, stop=stop)
+            if not notes:
+                break
+            start = notes[-1].id + 1
+        return time.perf_counter() - started
 
 
 def rebuild(tracker: Any) -> float:
@@ -194,9 +200,10 @@ def bulk(kind: str, pg: str, cache: Path, clients: int) -> tuple[int, float, flo
     app = sheets.BareApplication.open(url)
     aggregates = sheets.bare_aggregates(clients, clients * sheets.STEPS)
     gc.collect()
-    started = time.perf_counter()
-    app.save(*aggregates)
-    bare = time.perf_counter() - started
+    with collector_paused():  # as zov's bulk pauses it
+        started = time.perf_counter()
+        app.save(*aggregates)
+        bare = time.perf_counter() - started
     app.close()
     empty(kind, url)
     return r1.written + r2.written, took, bare
