@@ -18,8 +18,9 @@ client paths and measures, each against its yardstick:
 - memo: `zov memo 2023-09` as a whole process (no baseline; the target is absolute).
 
 In-process baselines (bare save, bare loop) run with the garbage collector paused, as zov's
-bulk and rebuild pause it. The factor is zov's time over the baseline's (for rates, the baseline's rate over zov's): 2.0
-means twice as slow. Timed processes run with Python's bytecode cache on, as an installed zov does.
+bulk and rebuild pause it. The factor is zov's time over the baseline's (for rates, the
+baseline's rate over zov's): 2.0 means twice as slow. Timed processes run with Python's
+bytecode cache on, as an installed zov does.
 """
 
 from __future__ import annotations
