@@ -368,13 +368,16 @@ DELTA_COLUMNS = ("day", "hulpvorm", "stage", "close_reason", "delta")
 DELTA_TYPES = ["date", "varchar", "varchar", "varchar", "int4"]
 
 
+def _copy_sql(table: str, columns: tuple[str, ...]) -> str:
+    """COPY into a PostgreSQL table created in this transaction. FREEZE: the rows are
+    written frozen and their pages all-visible, so queries that read an index alone need not
+    visit the table, with no VACUUM after."""
+    return f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY, FREEZE)"
+
+
 def _copy(cursor: Any, table: str, columns: tuple[str, ...], types: list[str],
           rows: list) -> None:
-    """COPY `rows` into a PostgreSQL table created in this transaction. FREEZE: the rows
-    are written frozen and their pages all-visible, so queries that read an index alone need
-    not visit the table, with no VACUUM after."""
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY, FREEZE)"
-                     ) as copy:
+    with cursor.copy(_copy_sql(table, columns)) as copy:
         copy.set_types(types)
         for r in rows:
             copy.write_row(r)
@@ -985,8 +988,7 @@ class _OtherHalf:
                                f"SELECT {columns} FROM side.{shape.table} ORDER BY id")
             return
         for shape in SHAPES:
-            with cursor.copy(f"COPY {shape.table} ({', '.join(shape.insert_columns)}) FROM "
-                             "STDIN (FORMAT BINARY, FREEZE)") as copy:
+            with cursor.copy(_copy_sql(shape.table, shape.insert_columns)) as copy:
                 while "chunk" in (found := self._message()):
                     copy.write(found["chunk"])
         self._message()
