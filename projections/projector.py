@@ -885,6 +885,31 @@ class Projector:
                 writes.insert(track, seq, n, ts)
 
 
+SIDE_PREFIX = ".zov-rebuild-"  # side files: .zov-rebuild-<pid of the first process>-*.sqlite
+
+
+def remove_stale_side_files(store: Any) -> None:
+    """Delete the side files that rebuilds of processes no longer running left beside a
+    SQLite store (killed halfway): they hold copies of read-model rows, references too, which
+    neither a later rebuild nor `zov forget` may leave behind."""
+    if store.sqlite_path is None:
+        return
+    for path in store.sqlite_path.parent.glob(f"{SIDE_PREFIX}*"):
+        pid = path.name[len(SIDE_PREFIX):].partition("-")[0]
+        if pid.isdigit() and not _running(int(pid)):
+            path.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
 class _OtherHalf:
     """The second process of a big rebuild, folding the streams whose id ends in an odd hex
     digit (the first process folds the others).
@@ -895,8 +920,8 @@ class _OtherHalf:
     which the first copies in with one INSERT ... SELECT (binding a row's values costs about
     4 µs in Python, copying it a tenth of that inside SQLite); on PostgreSQL it encodes them
     in COPY's binary format and sends that in chunks, which the first passes to the server
-    as they come. The side file lies beside the store (same disk, same folder permissions)
-    and is deleted when the rebuild ends, however it ends.
+    as they come. The side file lies beside the store (same disk, same folder; made
+    owner-only by `mkstemp`) and is deleted when the rebuild ends, however it ends.
     """
 
     CHUNK = 1 << 20  # bytes of COPY data per message
@@ -910,7 +935,8 @@ class _OtherHalf:
         self.attached: Any = None
         store = projector.db.store
         if store.sqlite_path is not None:
-            fd, name = tempfile.mkstemp(prefix=".zov-rebuild-", suffix=".sqlite",
+            remove_stale_side_files(store)
+            fd, name = tempfile.mkstemp(prefix=f"{SIDE_PREFIX}{os.getpid()}-", suffix=".sqlite",
                                         dir=store.sqlite_path.parent)
             os.close(fd)
             self.side = Path(name)

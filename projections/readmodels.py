@@ -121,7 +121,11 @@ class ReadModels:
 
 def catch_up_if_present(tracker: Any) -> None:
     """Bring existing read models up to date (after `zov forget`: so that no row keeps the
-    forgotten references); creates nothing, so it needs no SQLAlchemy."""
+    forgotten references, nor a side file a killed rebuild left); creates nothing, so it
+    needs no SQLAlchemy."""
+    from projections.projector import remove_stale_side_files
+
+    remove_stale_side_files(tracker.store)
     with ReadModels(tracker, catch_up=False) as rm:
         if rm.status().version is not None:
             rm.catch_up()

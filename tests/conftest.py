@@ -105,3 +105,14 @@ def cli_runner(monkeypatch):
 
 
 D = date  # short alias for readable test histories
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    """The id of a process that has ended (as a rebuild killed halfway has)."""
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid

@@ -114,7 +114,8 @@ def test_forgetting_twice_an_unknown_ref_and_logging_after_are_refused(tracker):
     assert tracker.place("LH-A-01").state.ref == PLACEHOLDER
 
 
-def test_the_store_keeps_no_trace_of_a_forgotten_client(store_url, cli_runner, tmp_path):
+def test_the_store_keeps_no_trace_of_a_forgotten_client(store_url, cli_runner, tmp_path,
+                                                        dead_pid):
     run = cli_runner(store_url)
     run("init")
     tracker = Tracker.open(store_url)
@@ -122,6 +123,8 @@ def test_the_store_keeps_no_trace_of_a_forgotten_client(store_url, cli_runner, t
     tracker.close()
     run("list")
     assert REF.encode() in stored_bytes(store_url)  # the read models held it until now
+    if store_url.startswith("sqlite:///"):  # a rebuild killed halfway left its side file
+        (tmp_path / f".zov-rebuild-{dead_pid}-x1y2.sqlite").write_bytes(REF.encode())
     sent = run("memo", "2023-11", "--format", "md").output
     assert f"| {REF} | MKD |" in sent  # at risk: no receiving party yet
     result = run("forget", REF, "--reason", "AVG-verzoek 2023-117")

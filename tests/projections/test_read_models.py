@@ -11,6 +11,7 @@ import pytest
 from support import snapshot
 
 from projections import ReadModels, projector, queries
+from transfers.app import Tracker
 from transfers.errors import InvalidValue, StoreError
 from transfers.vocab import CloseReason, Outcome, Stage
 
@@ -316,6 +317,24 @@ def rebuild_leftovers(tracker) -> list[str]:
     """Files a rebuild left beside a SQLite store (its second process's side file)."""
     folder = tracker.store.sqlite_path.parent if tracker.store.sqlite_path else None
     return sorted(p.name for p in folder.iterdir() if "rebuild" in p.name) if folder else []
+
+
+def test_a_rebuild_deletes_the_side_files_of_killed_rebuilds_and_no_other(sqlite_url, dead_pid):
+    tracker = Tracker.open(sqlite_url)
+    try:
+        tracker.adopt_plan(None, "built-in", "test")
+        for i in range(3):
+            a_full_path(tracker, f"C-{i}")
+        folder = tracker.store.sqlite_path.parent
+        stale = folder / f".zov-rebuild-{dead_pid}-a1b2.sqlite"
+        running = folder / f".zov-rebuild-{os.getpid()}-c3d4.sqlite"  # a rebuild under way
+        for side in (stale, running):
+            side.write_bytes(b"rows")
+        with ReadModels(tracker, catch_up=False, parallel_from=0) as rm:
+            rm.rebuild()
+        assert not stale.exists() and running.exists()
+    finally:
+        tracker.close()
 
 
 def test_a_rebuild_whose_second_process_fails_handing_over_its_rows_changes_nothing(
