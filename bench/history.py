@@ -83,11 +83,10 @@ def open_history(kind: str, paths: int, cache: Path, pg: str, fresh: bool = Fals
 
 
 def settle(kind: str, url: str) -> None:
-    """Leave a new store as it would be after a day of use, not as its generation left it:
-    SQLite's write-ahead log folded in and emptied (until the next write, every read of a
-    page would first look for it in a big log), PostgreSQL's rows vacuumed and analysed (the
-    first reads of new rows write hint bits, and autovacuum would run during the timings).
-    Without this the first measures after generating read the log at a third of the speed."""
+    """Leave a new store as a day of use would, not as its generation left it: SQLite's
+    write-ahead log folded into the file and emptied; PostgreSQL's tables vacuumed and
+    analysed (else the first reads of new rows write hint bits, and autovacuum runs during
+    the timings)."""
     if kind == "sqlite":
         import sqlite3
 
