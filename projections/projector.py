@@ -628,10 +628,12 @@ class Projector:
         finally:
             other.close()
 
-    def _fold_other_half(self, head: int, send: Any, side: Path | None) -> None:
+    def _fold_other_half(self, head: int, send: Any, side: Path | None, receive: Any) -> None:
         """The second process: the other half of the streams, through a connection of its
         own (an inherited one is never used across a fork), sent back as plain data, then
         its rows (see `_OtherHalf`)."""
+        receive.close()  # the first process's end: were it open here too, a send to a first
+        # process that was killed would wait for ever instead of failing
         try:
             if getattr(self.mapper, "keys", None) is not None:
                 self.mapper.keys.only_loaded = True  # all loaded by `rebuild`
@@ -641,8 +643,11 @@ class Projector:
             _OtherHalf.hand_over_rows(sink, db, send, side)
             send.send({"written": True})
         except Exception as exc:  # noqa: BLE001 - reported to the first process, which raises
-            send.send({"error": str(exc) if isinstance(exc, StoreError)
-                       else f"the rebuild failed: {type(exc).__name__}: {exc}"})
+            try:
+                send.send({"error": str(exc) if isinstance(exc, StoreError)
+                           else f"the rebuild failed: {type(exc).__name__}: {exc}"})
+            except OSError:  # the first process is gone (killed): no one to tell
+                pass
         send.close()
 
     def _fold_part(self, db: Database, head: int, progress: Progress | None,
@@ -943,7 +948,8 @@ class _OtherHalf:
         context = multiprocessing.get_context("fork")
         self.receive, send = context.Pipe(duplex=False)
         self.process = context.Process(target=projector._fold_other_half,
-                                       args=(head, send, self.side), daemon=True)
+                                       args=(head, send, self.side, self.receive),
+                                       daemon=True)
         try:
             self.process.start()
         except BaseException:

@@ -169,3 +169,55 @@ def test_kill_9_while_a_large_import_writes_leaves_nothing(store_url, tmp_path):
     assert_read_models_equal_a_rebuild(tracker)
     assert read_command(store_url) == answer
     tracker.close()
+
+
+def test_kill_9_of_a_rebuild_in_two_processes_takes_the_second_down_too(store_url, tmp_path):
+    """From 4,000 events on a rebuild runs in two processes. Killed, the first leaves the
+    second without anyone to hand its rows to: it must stop (not wait for ever on a full
+    pipe, as it did while it held the pipe's other end too), and the side file it was
+    given on SQLite goes with the next rebuild."""
+    tracker = Tracker.open(store_url)
+    tracker.adopt_plan(None, "built-in", "test")
+    sheet, refs = clients_file(tmp_path, 7, rows=2_500)
+    timed(store_url, ["import", "clients", str(sheet)])
+    timed(store_url, ["apply", str(events_file(tmp_path, 7, refs))])  # 5,000 events
+    proc = subprocess.Popen([zov(), "projections", "rebuild"], env=env(store_url),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    second = None
+    while second is None and proc.poll() is None:
+        second = next(iter(_children(proc.pid)), None)
+    proc.kill()
+    proc.wait()  # (not for its output: a second process left running would hold it open)
+    assert second is not None, "the rebuild ended before its second process was seen"
+    deadline = time.monotonic() + 20
+    while _running(second) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = _running(second)
+    if left:  # stop it, or it holds the test's schema for ever
+        os.kill(second, signal.SIGKILL)
+    assert not left, "the second process of a killed rebuild still runs"
+    timed(store_url, ["projections", "rebuild"])
+    assert sorted(p.name for p in tmp_path.iterdir() if "rebuild" in p.name) == []
+    assert_read_models_equal_a_rebuild(tracker)
+    tracker.close()
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux: from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # it ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
