@@ -72,6 +72,9 @@ def test_forgetting_erases_the_client_and_keeps_every_count(any_tracker):
         rm.rebuild()  # and the whole log folded again, keys deleted
         assert _rows(rm) == incremental
         assert _answers(rm) == after
+        rm.projector.parallel_from = 0  # as a big log: by two processes, each half the streams
+        rm.rebuild()
+        assert _rows(rm) == incremental
     assert before["counts"] == after["counts"] == earlier_memo["counts"]
     assert before["totals"] == after["totals"] == earlier_memo["totals"]
     assert REF in before["cases"] and REF in before["list"]
