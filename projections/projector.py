@@ -135,7 +135,7 @@ Progress = Callable[[int, int], None]  # (done, total)
 STAGE, REASON = 4, 9
 
 # Positions counted from the end of an inserted row (see Shape.insert_columns).
-VALID_TO, END_KNOWN, KNOWN_FROM, KNOWN_TO = -4, -3, -2, -1
+VALID_FROM, VALID_TO, END_KNOWN, KNOWN_FROM, KNOWN_TO = -5, -4, -3, -2, -1
 
 # An interval: (state columns, enters a new stage, valid_from, valid_to).
 Interval = tuple[tuple, bool, date, date]
@@ -191,8 +191,12 @@ class _Writes:
     step that ends or voids one of them changes the row instead of adding an UPDATE.
     """
 
-    def __init__(self, cipher: Any = None) -> None:
+    def __init__(self, cipher: Any = None, rebuilding: bool = False) -> None:
         self.cipher = cipher  # the store key: references in the rows are encrypted
+        # The running totals of a rebuild, whose changes are all new rows, are counted from
+        # the rows once (`_count_rows`), not kept up step by step: a sixth of the fold.
+        self._stepwise: Shape | None = None if rebuilding else PATHS
+        self._uncounted = rebuilding
         # stream id, and the references its events still give: the rest are erased
         self.forgotten: dict[Shape, list[tuple[str, list[str]]]] = {s: [] for s in SHAPES}
         self.ends: dict[Shape, list[tuple]] = {s: [] for s in SHAPES}
@@ -212,7 +216,7 @@ class _Writes:
             row[VALID_TO], row[END_KNOWN] = valid_to, ts
         else:
             self.ends[track.shape].append((valid_to, ts, track.sid, seq))
-        if track.shape is PATHS:
+        if track.shape is self._stepwise:
             self.deltas[_delta_key(valid_to, track, interval)] -= 1
 
     def close(self, track: Track, seq: int, interval: Interval, ts: int) -> None:
@@ -224,7 +228,7 @@ class _Writes:
             row[KNOWN_TO] = ts
         else:
             self.closes[track.shape].append((ts, track.sid, seq))
-        if track.shape is PATHS:
+        if track.shape is self._stepwise:
             self.deltas[_delta_key(interval[2], track, interval)] -= 1
             if interval[3] != FAR_DATE:
                 self.deltas[_delta_key(interval[3], track, interval)] += 1
@@ -240,7 +244,7 @@ class _Writes:
             self.touched.append(track)
         track.pending[seq] = row
         self.inserts[track.shape].append(row)
-        if track.shape is PATHS:
+        if track.shape is self._stepwise:
             self.deltas[_delta_key(valid_from, track, interval)] += 1
             if valid_to != FAR_DATE:
                 self.deltas[_delta_key(valid_to, track, interval)] -= 1
@@ -282,8 +286,25 @@ class _Writes:
 
     def write_rows(self, db: Database, cursor: Any, bulk: bool = False) -> None:
         """Insert the new rows: a rebuild writes them before the rest of its changes."""
+        self._count_rows()
         for shape in SHAPES:
             self._insert(db, cursor, shape, self.final_rows(shape), bulk)
+
+    def _count_rows(self) -> None:
+        """In a rebuild, the running totals from the new rows: each row the log still says
+        counts from its first day to its end (rows a later step closed count nowhere), as the
+        step-by-step counting in `end`, `close` and `insert` leaves them."""
+        if not self._uncounted:
+            return
+        self._uncounted = False
+        hulpvorm = 2 + PATHS.identity.index("hulpvorm")
+        stage, reason = 2 + len(PATHS.identity) + STAGE, 2 + len(PATHS.identity) + REASON
+        deltas = self.deltas
+        for r in self.inserts[PATHS]:
+            if r[KNOWN_TO] == NEVER:
+                deltas[(r[VALID_FROM], r[hulpvorm], r[stage], r[reason] or "")] += 1
+                if r[VALID_TO] != FAR_DATE:
+                    deltas[(r[VALID_TO], r[hulpvorm], r[stage], r[reason] or "")] -= 1
 
     def final_rows(self, shape: Shape) -> list[list]:
         """The new rows of `shape` as they are written (those not closed in this same
@@ -340,6 +361,7 @@ class _Writes:
     def portable(self) -> dict[str, Any]:
         """The changes but the new rows as plain data, to send to another process (shapes by
         table name); the rows travel apart (see `_OtherHalf`)."""
+        self._count_rows()
         return {"ends": {s.table: self.ends[s] for s in SHAPES},
                 "closes": {s.table: self.closes[s] for s in SHAPES},
                 "forgotten": {s.table: self.forgotten[s] for s in SHAPES},
@@ -653,7 +675,7 @@ class Projector:
     def _fold_part(self, db: Database, head: int, progress: Progress | None,
                    half: int | None = None) -> _Writes:
         """Fold the log up to `head` (only the streams of `half`, 0 or 1, if given)."""
-        sink, done = _Writes(self.mapper.cipher), 0
+        sink, done = _Writes(self.mapper.cipher, rebuilding=True), 0
         with db.transaction() as cursor:
             while done < head:
                 notes, done = self._read(cursor, done, head, self.rebuild_batch, half)
