@@ -194,7 +194,7 @@ class _Writes:
     def __init__(self, cipher: Any = None, rebuilding: bool = False) -> None:
         self.cipher = cipher  # the store key: references in the rows are encrypted
         # The running totals of a rebuild, whose changes are all new rows, are counted from
-        # the rows once (`_count_rows`), not kept up step by step: a sixth of the fold.
+        # the rows once (`_count_rows`), not kept up step by step: a tenth of the fold.
         self._stepwise: Shape | None = None if rebuilding else PATHS
         self._uncounted = rebuilding
         # stream id, and the references its events still give: the rest are erased
