@@ -729,16 +729,17 @@ class Projector:
 
     def _log_table(self) -> tuple[str, str, str] | None:
         """(table, notification id column, stream id expression) of the recorder's own
-        table, for the two recorders zov uses; None for any other recorder."""
-        recorder = self.recorder
+        table, for the two recorders zov uses (named by the store URL, as the quick read
+        path names them); None for any other recorder."""
+        recorder, store = self.recorder, self.db.store
         kinds = {(c.__module__, c.__name__) for c in type(recorder).__mro__}
         if ("eventsourcing.sqlite", "SQLiteApplicationRecorder") in kinds and self.db.sqlite:
-            return f'"{recorder.events_table_name}"', "rowid", "originator_id"
+            return f'"{store.events_table}"', store.log_id, "originator_id"
         if (("eventsourcing.postgres", "PostgresApplicationRecorder") in kinds
                 and not self.db.sqlite):
-            table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+            table = f'"{recorder.datastore.schema}"."{store.events_table}"'
             # the id as hex text, as SQLite stores it: no UUID object per event
-            return table, "notification_id", "replace(originator_id::text, '-', '')"
+            return table, store.log_id, "replace(originator_id::text, '-', '')"
         return None
 
     def _read_sql(self, half: int | None = None) -> str | None:
@@ -924,7 +925,10 @@ def remove_stale_side_files(store: Any) -> None:
     for path in store.sqlite_path.parent.glob(f"{SIDE_PREFIX}*"):
         pid = path.name[len(SIDE_PREFIX):].partition("-")[0]
         if pid.isdigit() and not _running(int(pid)):
-            path.unlink(missing_ok=True)
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:  # another user's, in a shared folder: theirs to clean up
+                pass
 
 
 def _running(pid: int) -> bool:

@@ -136,12 +136,15 @@ def create_indexes(cursor: Any, kind: str, tables) -> None:
         cache = cursor.execute("PRAGMA cache_size").fetchone()[0]
         cursor.execute("PRAGMA cache_size = -4096")
         cursor.execute("PRAGMA threads = 2")
-    for table in tables:
-        for index in sorted(table.indexes, key=lambda i: i.name):
-            cursor.execute(str(CreateIndex(index, if_not_exists=True).compile(dialect=dialect)))
-    if kind == "sqlite":
-        cursor.execute("PRAGMA threads = 0")
-        cursor.execute(f"PRAGMA cache_size = {int(cache)}")
+    try:
+        for table in tables:
+            for index in sorted(table.indexes, key=lambda i: i.name):
+                cursor.execute(str(CreateIndex(index, if_not_exists=True).compile(
+                    dialect=dialect)))
+    finally:
+        if kind == "sqlite":  # the connection's own settings again, whatever happened
+            cursor.execute("PRAGMA threads = 0")
+            cursor.execute(f"PRAGMA cache_size = {int(cache)}")
 
 
 def analyze(cursor: Any, kind: str, tables) -> None:
