@@ -22,6 +22,7 @@ from transfers.app import Tracker
 from transfers.memory import collector_paused
 from transfers.path import ClientPath
 from transfers.place import LeefhuisPlace
+from transfers.store import parse_store_url, postgres_conninfo
 from transfers.vocab import CloseReason, Outcome, Stage
 
 PG_DSN = "postgresql://postgres@127.0.0.1:5432/test"
@@ -90,13 +91,11 @@ def settle(kind: str, url: str) -> None:
     if kind == "sqlite":
         import sqlite3
 
-        with closing(sqlite3.connect(url[len("sqlite:///"):])) as conn:
+        with closing(sqlite3.connect(parse_store_url(url).sqlite_path)) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return
-    import psycopg
-
-    dsn, _, schema = url.rpartition("schema=")
-    with psycopg.connect(dsn.rstrip("?&"), autocommit=True) as conn:
+    conn, schema = _postgres(url)
+    with conn:
         for (table,) in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s",
                                      (schema,)).fetchall():
             conn.execute(f'VACUUM (ANALYZE) "{schema}"."{table}"')
@@ -105,15 +104,23 @@ def settle(kind: str, url: str) -> None:
 def empty(kind: str, url: str) -> None:
     """Remove the store at `url` (its SQLite file, or its PostgreSQL schema)."""
     if kind == "sqlite":
-        path = Path(url[len("sqlite:///"):])
+        path = parse_store_url(url).sqlite_path
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
+    conn, schema = _postgres(url)
+    with conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _postgres(url: str) -> tuple[Any, str]:
+    """A connection (autocommit) to the database of the PostgreSQL store at `url`, and the
+    store's schema."""
     import psycopg
 
-    dsn, _, schema = url.rpartition("schema=")
-    with psycopg.connect(dsn.rstrip("?&"), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    store = parse_store_url(url)
+    return (psycopg.connect(**postgres_conninfo(store), autocommit=True),
+            store.env["POSTGRES_SCHEMA"])
 
 
 def replicate(source: str, target: str, times: int) -> None:
@@ -124,7 +131,8 @@ def replicate(source: str, target: str, times: int) -> None:
     tracker.mapper.keys.create_table()
     tracker.close()
     if source.startswith("sqlite:"):
-        _replicate_sqlite(source[len("sqlite:///"):], target[len("sqlite:///"):], times)
+        _replicate_sqlite(str(parse_store_url(source).sqlite_path),
+                          str(parse_store_url(target).sqlite_path), times)
     else:
         _replicate_postgres(source, target, times)
 
@@ -153,11 +161,9 @@ def _replicate_sqlite(source: str, target: str, times: int) -> None:
 
 
 def _replicate_postgres(source: str, target: str, times: int) -> None:
-    import psycopg
-
-    dsn, _, src = source.rpartition("?schema=")
-    dst = target.rpartition("?schema=")[2]
-    with psycopg.connect(dsn) as conn:
+    conn, src = _postgres(source)
+    dst = parse_store_url(target).env["POSTGRES_SCHEMA"]
+    with conn, conn.transaction():
         for k in range(times):
             stream = "originator_id" if k == 0 else f"md5(originator_id::text || '{k}')::uuid"
             paths_only = "" if k == 0 else "WHERE topic LIKE 'zov:ClientPath.%%'"

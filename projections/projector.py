@@ -1074,6 +1074,5 @@ class _OtherHalf:
         return found
 
     def _remove_side(self) -> None:
-        if self.side is not None:
-            for path in (self.side, self.side.with_name(self.side.name + "-journal")):
-                path.unlink(missing_ok=True)
+        if self.side is not None:  # (written without a journal: the file is all there is)
+            self.side.unlink(missing_ok=True)
