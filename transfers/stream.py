@@ -24,9 +24,10 @@ def evolve(state: S, **changes: Any) -> S:
     """A copy of a frozen state dataclass with `changes`: `dataclasses.replace` without
     calling __init__ again, a fifth of its cost (states are made by every folded event, and
     a rebuild folds the whole log). The states have no __post_init__ to skip."""
-    unknown = changes.keys() - state.__dataclass_fields__.keys()
-    if unknown:
-        raise TypeError(f"{type(state).__name__} has no fields {sorted(unknown)}")
+    fields = state.__dataclass_fields__.keys()
+    if not changes.keys() <= fields:  # (a quarter of the cost of the difference)
+        raise TypeError(f"{type(state).__name__} has no fields "
+                        f"{sorted(changes.keys() - fields)}")
     new = object.__new__(type(state))
     new.__dict__.update(state.__dict__, **changes)
     return new

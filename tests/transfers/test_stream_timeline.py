@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transfers.errors import StepNotAllowed
 from transfers.path import ClientPath
 from transfers.place import LeefhuisPlace
+from transfers.stream import evolve
 from transfers.vocab import CloseReason, Outcome, Stage
 
 D = date
@@ -96,3 +98,13 @@ def test_for_any_history_the_fold_of_stored_fields_matches_the_aggregate(history
     assert timeline[-1][1] == path.state
     dates = [step.on for step, _ in timeline]
     assert dates == sorted(dates)
+
+
+def test_evolve_copies_a_state_with_changes_and_refuses_unknown_fields():
+    state = a_path().state
+    later = evolve(state, stage=Stage.TRIAGED, outcome=Outcome.TRANSFER)
+    assert (later.stage, later.outcome, later.gemeente) == (Stage.TRIAGED, Outcome.TRANSFER,
+                                                             "Stein")
+    assert state.stage is Stage.REGISTERED  # the original is untouched
+    with pytest.raises(TypeError, match=r"no fields \['colour', 'mood'\]"):
+        evolve(state, stage=Stage.CLOSED, mood="good", colour="red")
