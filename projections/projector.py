@@ -286,7 +286,6 @@ class _Writes:
 
     def write_rows(self, db: Database, cursor: Any, bulk: bool = False) -> None:
         """Insert the new rows: a rebuild writes them before the rest of its changes."""
-        self._count_rows()
         for shape in SHAPES:
             self._insert(db, cursor, shape, self.final_rows(shape), bulk)
 
@@ -308,7 +307,9 @@ class _Writes:
 
     def final_rows(self, shape: Shape) -> list[list]:
         """The new rows of `shape` as they are written (those not closed in this same
-        transaction; references protected), let go of here."""
+        transaction; references protected), let go of here (a rebuild's running totals are
+        counted from them first)."""
+        self._count_rows()
         rows = [r for r in self.inserts[shape] if r[KNOWN_FROM] < r[KNOWN_TO]]
         self._protect(shape, rows)
         self.inserts[shape] = []
@@ -365,8 +366,7 @@ class _Writes:
         return {"ends": {s.table: self.ends[s] for s in SHAPES},
                 "closes": {s.table: self.closes[s] for s in SHAPES},
                 "forgotten": {s.table: self.forgotten[s] for s in SHAPES},
-                "deltas": dict(self.deltas), "latest": self.latest, "plan": self.plan,
-                "rows": self.rows}
+                "deltas": dict(self.deltas), "latest": self.latest, "plan": self.plan}
 
     def merge(self, other: dict[str, Any]) -> None:
         """Add the changes of another process's fold of other streams (see `portable`)."""
@@ -606,10 +606,9 @@ class Projector:
                 # paths), while the second process is still at work, not after the commit.
                 self._forget()
                 sink.touched.clear()
-                if other is not None:
-                    sink.merge(other.folded())
+                rows = sink.rows + (0 if other is None else other.folded())
                 if writing_rows:
-                    writing_rows(sink.rows + (other.rows if other else 0))
+                    writing_rows(rows)
                 with db.transaction(write=True) as cursor:
                     self._position(cursor, lock=True)
                     db.advisory_lock(cursor)
@@ -618,7 +617,8 @@ class Projector:
                     if other is None:
                         sink.write_rows(db, cursor, bulk=True)
                     else:
-                        other.take_rows(cursor, lambda: sink.write_rows(db, cursor, bulk=True))
+                        sink.merge(other.take_rows(
+                            cursor, lambda: sink.write_rows(db, cursor, bulk=True)))
                     sink.flush(db, cursor, bulk=True)
                     create_indexes(cursor, db.kind, READ_MODELS)
                     analyze(cursor, db.kind, READ_MODELS)
@@ -655,8 +655,8 @@ class Projector:
 
     def _fold_other_half(self, head: int, send: Any, side: Path | None, receive: Any) -> None:
         """The second process: the other half of the streams, through a connection of its
-        own (an inherited one is never used across a fork), sent back as plain data, then
-        its rows (see `_OtherHalf`)."""
+        own (an inherited one is never used across a fork): how many rows it made, then the
+        rows, then the rest of what it folded as plain data (see `_OtherHalf`)."""
         receive.close()  # the first process's end: were it open here too, a send to a first
         # process that was killed would wait for ever instead of failing
         try:
@@ -664,9 +664,9 @@ class Projector:
                 self.mapper.keys.only_loaded = True  # all loaded by `rebuild`
             db = Database(self.tracker.store)
             sink = self._fold_part(db, head, None, half=1)
-            send.send(sink.portable())
+            send.send({"rows": sink.rows})
             _OtherHalf.hand_over_rows(sink, db, send, side)
-            send.send({"written": True})
+            send.send(sink.portable())
         except Exception as exc:  # noqa: BLE001 - reported to the first process, which raises
             try:
                 send.send({"error": str(exc) if isinstance(exc, StoreError)
@@ -948,9 +948,10 @@ class _OtherHalf:
     """The second process of a big rebuild, folding the streams whose id ends in an odd hex
     digit (the first process folds the others).
 
-    It sends back what it folded but its rows first; then, while the first process writes
-    its own rows, it makes its rows ready for the first to take in whole, without building a
-    Python object for each again: on SQLite it writes them into a side file of its own,
+    It says how many rows it made as soon as it has folded; then, while the first process
+    writes its own rows, it makes its rows ready for the first to take in whole, without
+    building a Python object for each again, and last sends the rest of what it folded
+    (running totals, erasures, the plan): on SQLite it writes them into a side file of its own,
     which the first copies in with one INSERT ... SELECT (binding a row's values costs about
     4 µs in Python, copying it a tenth of that inside SQLite); on PostgreSQL it encodes them
     in COPY's binary format and sends that in chunks, which the first passes to the server
@@ -965,7 +966,6 @@ class _OtherHalf:
         import tempfile
 
         self.side: Path | None = None
-        self.rows = 0  # how many it hands over
         self.attached: Any = None
         store = projector.db.store
         if store.sqlite_path is not None:
@@ -988,11 +988,9 @@ class _OtherHalf:
         finally:
             send.close()
 
-    def folded(self) -> dict[str, Any]:
-        """What it folded, but the rows (waits for it)."""
-        found = self._message()
-        self.rows = found["rows"]
-        return found
+    def folded(self) -> int:
+        """How many rows it hands over (waits for its fold)."""
+        return self._message()["rows"]
 
     @classmethod
     def hand_over_rows(cls, sink: _Writes, db: Database, send: Any, side: Path | None) -> None:
@@ -1035,27 +1033,29 @@ class _OtherHalf:
                     copy.write_row(row)
             send.send({"end": shape.table})
 
-    def take_rows(self, cursor: Any, write_own: Callable[[], None]) -> None:
+    def take_rows(self, cursor: Any, write_own: Callable[[], None]) -> dict[str, Any]:
         """Write the first process's rows (`write_own`) and take its rows into the store's
         new tables, in the order that keeps both processes busy: on SQLite the first's own
-        rows first (it writes its side file meanwhile), on PostgreSQL its rows first (it
-        encodes the next chunk while the server takes in the last)."""
+        rows first (it counts its totals and writes its side file meanwhile), on PostgreSQL
+        its rows first (it encodes the next chunk while the server takes in the last).
+        Returns the rest of what it folded (see `_Writes.portable`)."""
         if self.side is not None:
             write_own()
-            self._message()
+            rest = self._message()  # (sent once its side file is written)
             cursor.execute("ATTACH DATABASE ? AS side", (str(self.side),))
             self.attached = cursor.connection
             for shape in SHAPES:
                 columns = ", ".join(shape.insert_columns)
                 cursor.execute(f"INSERT INTO main.{shape.table} ({columns}) "
                                f"SELECT {columns} FROM side.{shape.table} ORDER BY id")
-            return
+            return rest
         for shape in SHAPES:
             with cursor.copy(_copy_sql(shape.table, shape.insert_columns)) as copy:
                 while "chunk" in (found := self._message()):
                     copy.write(found["chunk"])
-        self._message()
+        rest = self._message()
         write_own()
+        return rest
 
     def close(self) -> None:
         """Stop it if it still runs, and delete the side file."""
