@@ -950,12 +950,12 @@ class _OtherHalf:
 
     It says how many rows it made as soon as it has folded; then, while the first process
     writes its own rows, it makes its rows ready for the first to take in whole, without
-    building a Python object for each again, and last sends the rest of what it folded
-    (running totals, erasures, the plan): on SQLite it writes them into a side file of its own,
-    which the first copies in with one INSERT ... SELECT (binding a row's values costs about
-    4 µs in Python, copying it a tenth of that inside SQLite); on PostgreSQL it encodes them
-    in COPY's binary format and sends that in chunks, which the first passes to the server
-    as they come. The side file lies beside the store (same disk, same folder; made
+    building a Python object for each again: on SQLite it writes them into a side file of its
+    own, which the first copies in with one INSERT ... SELECT (binding a row's values costs
+    about 4 µs in Python, copying it a tenth of that inside SQLite); on PostgreSQL it encodes
+    them in COPY's binary format and sends that in chunks, which the first passes to the
+    server as they come. Last it sends the rest of what it folded (running totals, erasures,
+    the plan). The side file lies beside the store (same disk, same folder; made
     owner-only by `mkstemp`) and is deleted when the rebuild ends, however it ends.
     """
 
