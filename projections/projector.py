@@ -205,6 +205,7 @@ class _Writes:
         self.deltas: Counter[tuple] = Counter()  # (day, hulpvorm, stage, reason) -> change
         self.touched: list[Track] = []
         self.latest = 0  # the latest recording time a change below carries
+        self._prepared: dict[Shape, list[list]] | None = None  # new rows ready to write
         self.plan: tuple[str, str] | None = None  # the latest plan adopted: (text, source)
 
     def end(self, track: Track, seq: int, interval: Interval, valid_to: date, ts: int) -> None:
@@ -286,8 +287,17 @@ class _Writes:
 
     def write_rows(self, db: Database, cursor: Any, bulk: bool = False) -> None:
         """Insert the new rows: a rebuild writes them before the rest of its changes."""
-        for shape in SHAPES:
-            self._insert(db, cursor, shape, self.final_rows(shape), bulk)
+        self.ready_rows(db)
+        ready, self._prepared = self._prepared or {}, None
+        for shape, rows in ready.items():
+            self._insert(db, cursor, shape, rows, bulk)
+
+    def ready_rows(self, db: Database) -> None:
+        """Make the new rows ready to be written to `db` (totals counted, references
+        protected, dates as the database takes them): a rebuild does this before it takes
+        the write lock, while the second process may still be folding."""
+        if self._prepared is None:
+            self._prepared = {s: _stored(db, s, self.final_rows(s)) for s in SHAPES}
 
     def _count_rows(self) -> None:
         """In a rebuild, the running totals from the new rows: each row the log still says
@@ -321,13 +331,6 @@ class _Writes:
             return
         name = shape.table
         mark = "?" if db.sqlite else "%s"
-        if db.sqlite:  # dates as ISO text, as SQLAlchemy's SQLite Date type stores them
-            iso: dict[date, str] = {}  # few distinct dates, many rows
-            for i in shape.date_positions:
-                for r in rows:
-                    d = r[i]
-                    if d is not None:
-                        r[i] = iso.get(d) or iso.setdefault(d, d.isoformat())
         if bulk and not db.sqlite:
             _copy(cursor, name, shape.insert_columns, shape.pg_types, rows)
         else:
@@ -384,6 +387,19 @@ class _Writes:
         keep = {s.details.get("ref") for s in track.steps}
         keep.add(dict(zip(track.shape.identity, track.ident, strict=True)).get("ref"))
         self.forgotten[track.shape].append((track.sid, sorted(keep - {None, PLACEHOLDER})))
+
+
+def _stored(db: Database, shape: Shape, rows: list[list]) -> list[list]:
+    """`rows` with their dates as `db` takes them (in place): on SQLite ISO text, as
+    SQLAlchemy's SQLite Date type stores them."""
+    if db.sqlite:
+        iso: dict[date, str] = {}  # few distinct dates, many rows
+        for i in shape.date_positions:
+            for r in rows:
+                d = r[i]
+                if d is not None:
+                    r[i] = iso.get(d) or iso.setdefault(d, d.isoformat())
+    return rows
 
 
 DELTA_COLUMNS = ("day", "hulpvorm", "stage", "close_reason", "delta")
@@ -606,7 +622,9 @@ class Projector:
                 # paths), while the second process is still at work, not after the commit.
                 self._forget()
                 sink.touched.clear()
-                rows = sink.rows + (0 if other is None else other.folded())
+                rows = sink.rows
+                sink.ready_rows(db)  # (outside the transaction: the lock is held shorter)
+                rows += 0 if other is None else other.folded()
                 if writing_rows:
                     writing_rows(rows)
                 with db.transaction(write=True) as cursor:
