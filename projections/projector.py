@@ -205,7 +205,6 @@ class _Writes:
         self.deltas: Counter[tuple] = Counter()  # (day, hulpvorm, stage, reason) -> change
         self.touched: list[Track] = []
         self.latest = 0  # the latest recording time a change below carries
-        self._prepared: dict[Shape, list[list]] | None = None  # new rows ready to write
         self.plan: tuple[str, str] | None = None  # the latest plan adopted: (text, source)
 
     def end(self, track: Track, seq: int, interval: Interval, valid_to: date, ts: int) -> None:
@@ -285,19 +284,19 @@ class _Writes:
         for track in self.touched:
             track.pending.clear()
 
-    def write_rows(self, db: Database, cursor: Any, bulk: bool = False) -> None:
-        """Insert the new rows: a rebuild writes them before the rest of its changes."""
-        self.ready_rows(db)
-        ready, self._prepared = self._prepared or {}, None
-        for shape, rows in ready.items():
-            self._insert(db, cursor, shape, rows, bulk)
+    def write_rows(self, db: Database, cursor: Any, bulk: bool = False,
+                   ready: dict[Shape, list[list]] | None = None) -> None:
+        """Insert the new rows (or those `ready_rows` made ready, let go of as written): a
+        rebuild writes them before the rest of its changes."""
+        ready = self.ready_rows(db) if ready is None else ready
+        for shape in list(ready):
+            self._insert(db, cursor, shape, ready.pop(shape), bulk)
 
-    def ready_rows(self, db: Database) -> None:
-        """Make the new rows ready to be written to `db` (totals counted, references
-        protected, dates as the database takes them): a rebuild does this before it takes
-        the write lock, while the second process may still be folding."""
-        if self._prepared is None:
-            self._prepared = {s: _stored(db, s, self.final_rows(s)) for s in SHAPES}
+    def ready_rows(self, db: Database) -> dict[Shape, list[list]]:
+        """The new rows made ready to be written to `db` (totals counted, references
+        protected, dates as the database takes them): a rebuild makes them ready before it
+        takes the write lock, while the second process may still be folding."""
+        return {shape: _stored(db, shape, self.final_rows(shape)) for shape in SHAPES}
 
     def _count_rows(self) -> None:
         """In a rebuild, the running totals from the new rows: each row the log still says
@@ -623,7 +622,7 @@ class Projector:
                 self._forget()
                 sink.touched.clear()
                 rows = sink.rows
-                sink.ready_rows(db)  # (outside the transaction: the lock is held shorter)
+                ready = sink.ready_rows(db)  # (outside the transaction: a shorter lock)
                 rows += 0 if other is None else other.folded()
                 if writing_rows:
                     writing_rows(rows)
@@ -633,10 +632,10 @@ class Projector:
                     drop_tables(cursor, db.kind, READ_MODELS)
                     create_tables(cursor, db.kind, READ_MODELS, indexes=False)
                     if other is None:
-                        sink.write_rows(db, cursor, bulk=True)
+                        sink.write_rows(db, cursor, bulk=True, ready=ready)
                     else:
                         sink.merge(other.take_rows(
-                            cursor, lambda: sink.write_rows(db, cursor, bulk=True)))
+                            cursor, lambda: sink.write_rows(db, cursor, bulk=True, ready=ready)))
                     sink.flush(db, cursor, bulk=True)
                     create_indexes(cursor, db.kind, READ_MODELS)
                     analyze(cursor, db.kind, READ_MODELS)
