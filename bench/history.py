@@ -266,7 +266,7 @@ def more_events(tracker: Tracker, paths: int, n: int, seed: int) -> int:
         if not found or not found[0].state.is_open:  # (copies share their originals' refs)
             continue
         path, s = found[0], found[0].state
-        on = min(path.last_on + timedelta(days=3), tracker.today())
+        on = min(path.last_on + timedelta(days=3), date.today())
         if s.stage is Stage.REGISTERED:
             tracker.triage(path.ref, Outcome.TRANSFER, BY, on=on)
         elif s.stage is Stage.TRIAGED and s.outcome is Outcome.TRANSFER:

@@ -192,7 +192,7 @@ def build_memo(rm: ReadModels, month: str, as_known_at: datetime | None = None,
     if as_of < plan.peildatum:
         raise InvalidValue(f"month {month} lies before the plan's peildatum "
                            f"{plan.peildatum.isoformat()}; there is nothing to report yet")
-    if first > rm.today():
+    if first > date.today():
         raise InvalidValue(f"month {month} has not begun yet; a memo reports on a month that "
                            "has begun (or ended)")
     now = q.counts(rm, as_of, as_known_at)

@@ -73,7 +73,7 @@ def _select(rm: ReadModels, *queries: tuple[str, list]) -> list[list[tuple]]:
 
 def _moments(rm: ReadModels, as_of: date | None,
              as_known_at: datetime | None) -> tuple[date, int | None]:
-    return (as_of or rm.today()), (None if as_known_at is None else micros(as_known_at))
+    return (as_of or date.today()), (None if as_known_at is None else micros(as_known_at))
 
 
 def _hulpvorm_order(plan: Plan, codes) -> list[str]:

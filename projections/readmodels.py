@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from projections.bitemporal import POSITION, PROJECTION_NAME, PROJECTION_VERSION
@@ -84,9 +83,6 @@ class ReadModels:
         from transfers.privacy import reveal_ref
 
         return reveal_ref(self.tracker.mapper.cipher, stored)
-
-    def today(self) -> date:
-        return date.today()
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None) -> int:
         """Fold in the events recorded since the last catch-up; returns how many."""

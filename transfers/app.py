@@ -157,9 +157,6 @@ class Tracker(Application):
         for enum in (Stage, Outcome, CloseReason, PlaceStage):
             transcoder.register(WordAsValue(enum))
 
-    def today(self) -> date:
-        return date.today()
-
     # -- the plan ------------------------------------------------------------------------
 
     def plan_record(self) -> PlanRecord | None:
@@ -332,7 +329,7 @@ class Tracker(Application):
 
     def effective_date(self, on: date | None) -> date:
         """The event's effective date: today if not given; not before the peildatum, not future."""
-        today = self.today()
+        today = date.today()
         on = on or today
         if on > today:
             raise InvalidValue(f"date {on.isoformat()} is in the future; log events once they "
@@ -425,7 +422,7 @@ class Tracker(Application):
         def act(p: ClientPath) -> None:
             h = self.plan.hulpvorm(p.hulpvorm)
             p.amend(
-                self.today(), by, note,
+                date.today(), by, note,
                 gemeente=self.plan.gemeente(gemeente) if gemeente else None,
                 arrangements=[self.plan.arrangement(a, h) for a in arrangements]
                 if arrangements else None,
@@ -439,7 +436,7 @@ class Tracker(Application):
                 hulpvorm: str | None = None, note: str | None = None) -> ClientPath:
         by, note, reason = self.actor(by), self.clean_note(note), _reason(reason)
         return self._update(lambda: self.path(ref, hulpvorm),
-                            lambda p: p.correct(version, reason, self.today(), by, note))
+                            lambda p: p.correct(version, reason, date.today(), by, note))
 
     # -- Leefhuis place commands ---------------------------------------------------------
 
@@ -489,7 +486,7 @@ class Tracker(Application):
                       note: str | None = None) -> LeefhuisPlace:
         by, note, reason = self.actor(by), self.clean_note(note), _reason(reason)
         return self._update(lambda: self.place(place),
-                            lambda p: p.correct(version, reason, self.today(), by, note))
+                            lambda p: p.correct(version, reason, date.today(), by, note))
 
     # -- erasure (AVG art. 17) ------------------------------------------------------------
 
@@ -517,7 +514,7 @@ class Tracker(Application):
         # client (its other occupants keep their references).
         self.mapper.keys.shred((s.id for s in todo), generations={
             p.id: self._generations_naming(p, ref) for p in places})
-        today = self.today()
+        today = date.today()
         for stream in todo:
             stream.forget(reason, today, by)
         try:
