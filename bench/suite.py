@@ -11,7 +11,8 @@ client paths and measures, each against its yardstick:
   `python -c "import eventsourcing.application, click"`, the two taken in turns;
 - bulk: `zov import clients` + `zov apply` (the same code, in process) into an empty store,
   against eventsourcing's plain `Application.save(*aggregates)` of the same events;
-- rebuild: `zov projections rebuild` (in process) against a bare `select_notifications` loop;
+- rebuild: `zov projections rebuild` (in process) against a bare `select_notifications` loop,
+  the two taken in turns three times (once at 1M paths), the median pair;
 - catch-up: 1,000 new events caught up in a fresh read-model handle, against reading them;
 - counts, counts by gemeente, compliance: the `zov` command as a whole process, against a
   process running the equivalent hand-written SQL with the driver alone;
@@ -39,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from bench import bulk as sheets
 from bench.history import PG_DSN, empty, more_events, open_history, ready_for_handover
@@ -161,6 +162,27 @@ def rebuild(tracker: Any) -> float:
         return time.perf_counter() - started
 
 
+class RebuildPairs(NamedTuple):
+    bare: float  # seconds of the bare loop and of the rebuild of the median pair
+    took: float
+    ratios: list[float]  # every pair's, lowest first
+    best: float  # the best rebuild against the best bare loop
+
+
+def rebuild_pairs(tracker: Any, runs: int) -> RebuildPairs:
+    """A bare loop and a rebuild in turns, `runs` times, ranked by the pair's ratio; the
+    median pair is the figure (of two, the slower). A pair's two timings see the same load
+    of this shared host, and the median ignores the odd run in which one was held up."""
+    pairs = sorted(((bare_loop(tracker), rebuild(tracker)) for _ in range(runs)),
+                   key=lambda pair: pair[1] / pair[0])
+    bare, took = pairs[len(pairs) // 2]
+    return RebuildPairs(bare, took, [t / b for b, t in pairs],
+                        min(t for _, t in pairs) / min(b for b, _ in pairs))
+
+
+REBUILD_TARGET = 4  # the rebuild within 4x the bare loop: judged on the median pair
+
+
 def catch_up(tracker: Any, paths: int, n: int, seed: int) -> tuple[int, float, float]:
     """Log `n` new events; (how many, seconds to catch them up in a fresh handle, seconds
     to just read them)."""
@@ -271,13 +293,10 @@ def measure(kind: str, paths: int, args: argparse.Namespace, say) -> list[Row]:
         say(f"  {measure:34} {_figure(rows[-1])}")
 
     say(f"{kind}, {paths:,} paths, {info['events']:,} events")
-    bares, tooks = zip(*[(bare_loop(tracker), rebuild(tracker))
-                         for _ in range(1 if args.quick or paths >= 1_000_000 else 2)],
-                        strict=True)
-    bare, took = min(bares), min(tooks)  # the best of each
+    bare, took, *_ = rebuild_pairs(tracker, 1 if args.quick or paths >= 1_000_000 else 3)
     head = tracker.recorder.max_notification_id()
-    row("projection rebuild", head / took, head / bare, "events/s", "<= 4x")
-    rows[-1].met = rows[-1].factor <= 4
+    row("projection rebuild", head / took, head / bare, "events/s", f"<= {REBUILD_TARGET}x")
+    rows[-1].met = rows[-1].factor <= REBUILD_TARGET
 
     added, caught, read = catch_up(tracker, paths, 100 if args.quick else 1000, seed)
     row(f"catch-up of {added:,} new events", caught, read, target="∝ new events")
