@@ -12,13 +12,11 @@ store sizes, not within one.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from bench.history import PG_DSN, more_events, open_history
+from bench.history import count, more_events, open_history, parse_store_arguments, store_arguments
 
 
 def measure(kind: str, paths: int, cache: Path, pg: str,
@@ -43,14 +41,10 @@ def measure(kind: str, paths: int, cache: Path, pg: str,
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.catchup", description=__doc__.splitlines()[0])
-    parser.add_argument("--paths", type=int, nargs="+", default=[1_000, 100_000])
-    parser.add_argument("--stores", nargs="+", choices=["sqlite", "postgresql"],
-                        default=["sqlite", "postgresql"])
-    parser.add_argument("--pg", default=os.environ.get("ZOV_TEST_PG", PG_DSN))
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "zov-bench")
-    parser.add_argument("--events", type=int, nargs="+", default=[250, 1_000, 4_000],
+    store_arguments(parser, [1_000, 100_000])
+    parser.add_argument("--events", type=count("events"), nargs="+", default=[250, 1_000, 4_000],
                         help="new events per batch [250 1000 4000]")
-    args = parser.parse_args(argv)
+    args = parse_store_arguments(parser, argv)
     print("| store | paths | new events | catch-up | per new event |\n|---|---:|---:|---:|---:|")
     for kind in args.stores:
         for paths in args.paths:

@@ -9,9 +9,12 @@ the same number of paths; otherwise it is emptied and filled again.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
+import os
 import random
+import tempfile
 import time
 from contextlib import closing
 from datetime import date, timedelta
@@ -37,6 +40,49 @@ CHUNK = 10_000  # paths made and saved together
 # store is made in SQL from ten copies of the store a tenth its size.
 REPLICATE_FROM = 1_000_000
 BY = "bench"
+
+
+def count(what: str):
+    """An argparse type: a whole number, at least 1; else one line naming `what`."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number of {what}; give a whole "
+                                             "number, at least 1")
+        return value
+    return parse
+
+
+def store_arguments(parser: argparse.ArgumentParser, paths: list[int]) -> None:
+    """The options every benchmark takes: sizes, store kinds, PostgreSQL database, cache."""
+    parser.add_argument("--paths", type=count("paths"), nargs="+", default=paths,
+                        help=f"sizes of the histories {paths}")
+    parser.add_argument("--stores", nargs="+", choices=["sqlite", "postgresql"],
+                        default=["sqlite", "postgresql"])
+    parser.add_argument("--pg", default=os.environ.get("ZOV_TEST_PG", PG_DSN),
+                        help="PostgreSQL database for the stores (a schema each)")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "zov-bench",
+                        help="folder for the stores kept between runs [/tmp/zov-bench]")
+
+
+def parse_store_arguments(parser: argparse.ArgumentParser,
+                          argv: list[str] | None) -> argparse.Namespace:
+    """The arguments, with the PostgreSQL database reached first when it is asked for: one
+    line (and exit 2) if it cannot be, not a traceback halfway through the runs."""
+    args = parser.parse_args(argv)
+    if "postgresql" in args.stores:
+        import psycopg
+
+        try:
+            psycopg.connect(args.pg, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            reason = str(exc).strip().splitlines()[0]
+            parser.error(f"cannot reach the PostgreSQL database --pg {args.pg} ({reason}); "
+                         "start it, pass another --pg, or leave it out with --stores sqlite")
+    return args
 
 
 def store_url(kind: str, paths: int, cache: Path, pg: str) -> str:

@@ -12,27 +12,19 @@ from run to run), and the best rebuild against the best bare loop.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-from pathlib import Path
 
-from bench.history import PG_DSN, open_history
+from bench.history import count, open_history, parse_store_arguments, store_arguments
 from bench.suite import THROUGHPUT_TARGET, rebuild_pairs
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.rebuild",
                                      description=__doc__.splitlines()[0])
-    parser.add_argument("--paths", type=int, nargs="+", default=[17_000, 170_000])
-    parser.add_argument("--stores", nargs="+", choices=["sqlite", "postgresql"],
-                        default=["sqlite", "postgresql"])
-    parser.add_argument("--pg", default=os.environ.get("ZOV_TEST_PG", PG_DSN))
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "zov-bench")
-    parser.add_argument("--runs", type=int, default=5, help="pairs of runs (default 5)")
-    args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
+    store_arguments(parser, [17_000, 170_000])
+    parser.add_argument("--runs", type=count("pairs of runs"), default=5,
+                        help="pairs of runs (default 5)")
+    args = parse_store_arguments(parser, argv)
     print(f"| store | paths | events | rebuild | bare loop | × bare | ≤ {THROUGHPUT_TARGET}x | "
           "all pairs: min, max | best against best |"
           "\n|---|---:|---:|---:|---:|---:|---|---:|---:|")
@@ -40,13 +32,14 @@ def main(argv: list[str] | None = None) -> None:
         for paths in args.paths:
             tracker, _ = open_history(kind, paths, args.cache, args.pg,
                                       say=lambda text: print(text, file=sys.stderr))
-            bare, took, ratios, best = rebuild_pairs(tracker, args.runs)
+            timings = rebuild_pairs(tracker, args.runs)
             events = tracker.recorder.max_notification_id()
             tracker.close()
+            (bare, took), ratios = timings.median_pair, timings.ratios
             met = "yes" if took / bare <= THROUGHPUT_TARGET else "**no**"
             print(f"| {kind} | {paths:,} | {events:,} | {events / took:,.0f} ev/s | "
                   f"{events / bare:,.0f} ev/s | {took / bare:.2f}x | {met} | {ratios[0]:.2f}x, "
-                  f"{ratios[-1]:.2f}x | {best:.2f}x |", flush=True)
+                  f"{ratios[-1]:.2f}x | {timings.best:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -44,7 +44,15 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from bench import bulk as sheets
-from bench.history import PG_DSN, empty, more_events, open_history, ready_for_handover
+from bench.history import (
+    count,
+    empty,
+    more_events,
+    open_history,
+    parse_store_arguments,
+    ready_for_handover,
+    store_arguments,
+)
 from transfers.memory import collector_paused
 
 AS_OF = "2023-10-01"
@@ -91,16 +99,42 @@ def seconds(command: list[str], env: dict[str, str], check: bool = True) -> floa
     return took
 
 
-def interleaved(first: Callable[[int], float], second: Callable[[int], float],
-                runs: int) -> tuple[float, float]:
-    """Medians of `runs` timings of each, taken in turns so both see the same machine load
-    (after one warm-up run each)."""
-    first(-1), second(-1)
-    a, b = [], []
-    for i in range(runs):
-        a.append(first(i))
-        b.append(second(i))
-    return statistics.median(a), statistics.median(b)
+class Timings(NamedTuple):
+    """Seconds of a baseline and of zov, taken one right after the other: (baseline, zov)
+    pairs, ranked by zov's ratio to the baseline."""
+    pairs: list[tuple[float, float]]
+
+    @property
+    def median_pair(self) -> tuple[float, float]:
+        """The pair with the median ratio (of two, the slower): the figure where the factor is
+        the target. A pair's two timings see the same load of this shared host, and the
+        median leaves out the odd run in which one of them was held up."""
+        return self.pairs[len(self.pairs) // 2]
+
+    @property
+    def medians(self) -> tuple[float, float]:
+        """The median of each: the figure where the time itself is the target."""
+        return (statistics.median(b for b, _ in self.pairs),
+                statistics.median(z for _, z in self.pairs))
+
+    @property
+    def ratios(self) -> list[float]:
+        return [z / b for b, z in self.pairs]
+
+    @property
+    def best(self) -> float:
+        """zov's best against the baseline's best."""
+        return min(z for _, z in self.pairs) / min(b for b, _ in self.pairs)
+
+
+def in_turns(baseline: Callable[[int], float], zov: Callable[[int], float], runs: int,
+             warm_up: bool = False) -> Timings:
+    """`runs` timings of each (run `i` of each gets `i`), taken in turns so both see the same
+    machine load; `warm_up`: after one untimed run each (processes: the disk cache)."""
+    if warm_up:
+        baseline(-1), zov(-1)
+    pairs = [(baseline(i), zov(i)) for i in range(runs)]
+    return Timings(sorted(pairs, key=lambda pair: pair[1] / pair[0]))
 
 
 def zov_command(url: str, *args: str) -> list[str]:
@@ -133,7 +167,8 @@ def write_latency(tracker: Any, url: str, runs: int, tag: str) -> tuple[float, f
     env = child_env()
     zov = lambda i: seconds(zov_command(url, "handover", refs[i + 1]), env)  # noqa: E731
     base = lambda i: seconds([sys.executable, "-c", BASELINE_IMPORT], env)  # noqa: E731
-    return interleaved(zov, base, runs)
+    base_s, zov_s = in_turns(base, zov, runs, warm_up=True).medians
+    return zov_s, base_s
 
 
 def bare_loop(tracker: Any, start: int = 1, stop: int | None = None, page: int = 5000) -> float:
@@ -163,27 +198,9 @@ def rebuild(tracker: Any) -> float:
         return time.perf_counter() - started
 
 
-class Pairs(NamedTuple):
-    baseline: float  # seconds of the baseline and of zov in the median pair
-    zov: float
-    ratios: list[float]  # every pair's zov over baseline, lowest first
-    best: float  # zov's best against the baseline's best
-
-
-def in_turns(pair: Callable[[], tuple[float, float]], runs: int) -> Pairs:
-    """`pair()` (seconds of the baseline, then of zov, one right after the other) `runs`
-    times, ranked by ratio; the median pair is the figure (of two, the slower). A pair's two
-    timings see the same load of this shared host, and the median leaves out the odd run in
-    which one of them was held up."""
-    pairs = sorted((pair() for _ in range(runs)), key=lambda p: p[1] / p[0])
-    baseline, zov = pairs[len(pairs) // 2]
-    return Pairs(baseline, zov, [z / b for b, z in pairs],
-                 min(z for _, z in pairs) / min(b for b, _ in pairs))
-
-
-def rebuild_pairs(tracker: Any, runs: int) -> Pairs:
-    """A bare loop and a rebuild in turns, `runs` times (see `in_turns`)."""
-    return in_turns(lambda: (bare_loop(tracker), rebuild(tracker)), runs)
+def rebuild_pairs(tracker: Any, runs: int) -> Timings:
+    """A bare loop and a rebuild in turns, `runs` times."""
+    return in_turns(lambda i: bare_loop(tracker), lambda i: rebuild(tracker), runs)
 
 
 THROUGHPUT_TARGET = 4  # rebuild and bulk within 4x their baselines: judged on the median pair
@@ -205,9 +222,9 @@ def catch_up(tracker: Any, paths: int, n: int, seed: int) -> tuple[int, float, f
         return added, time.perf_counter() - started, bare
 
 
-def bulk(kind: str, pg: str, cache: Path, clients: int, events: int) -> tuple[float, float]:
-    """(seconds of the bare save, seconds of import + apply) of `clients` and their `events`,
-    each into an empty store."""
+def bulk(kind: str, pg: str, cache: Path, clients: int, events: int) -> float:
+    """Seconds of `zov import clients` + `zov apply` of `clients` and their `events` into an
+    empty store."""
     from transfers.app import Tracker
     from transfers.bulk import CLIENT_COLUMNS, EVENT_COLUMNS, apply_events, import_clients
     from transfers.sheets import open_sheet
@@ -227,6 +244,11 @@ def bulk(kind: str, pg: str, cache: Path, clients: int, events: int) -> tuple[fl
     if r1.errors or r2.errors or r1.written + r2.written != events:
         raise RuntimeError(f"bulk import wrote {r1.written + r2.written} of {events} events: "
                            f"{(r1.errors + r2.errors)[:3]}")
+    return took
+
+
+def bare_save(kind: str, pg: str, cache: Path, clients: int) -> float:
+    """Seconds of eventsourcing's plain save of the same events into an empty store."""
     url = _scratch(kind, pg, cache, "bare")
     app = sheets.BareApplication.open(url)
     aggregates = sheets.bare_aggregates(clients, clients * sheets.STEPS)
@@ -237,7 +259,7 @@ def bulk(kind: str, pg: str, cache: Path, clients: int, events: int) -> tuple[fl
         bare = time.perf_counter() - started
     app.close()
     empty(kind, url)
-    return bare, took
+    return bare
 
 
 def _scratch(kind: str, pg: str, cache: Path, name: str) -> str:
@@ -269,7 +291,7 @@ def queries(url: str, kind: str, runs: int) -> list[tuple[str, float, float]]:
     for name, args, sql in cases:
         zov = lambda i, args=args: seconds(zov_command(url, *args), env)  # noqa: E731
         base = lambda i, sql=sql: seconds(sql_process(url, kind, sql, [AS_OF, AS_OF]), env)  # noqa: E731
-        z, b = interleaved(zov, base, runs)
+        b, z = in_turns(base, zov, runs, warm_up=True).medians
         out.append((name, z, b))
     return out
 
@@ -301,7 +323,7 @@ def measure(kind: str, paths: int, args: argparse.Namespace, say) -> list[Row]:
         say(f"  {measure:34} {_figure(rows[-1])}")
 
     say(f"{kind}, {paths:,} paths, {info['events']:,} events")
-    bare, took, *_ = rebuild_pairs(tracker, 1 if args.quick or paths >= 1_000_000 else 3)
+    bare, took = rebuild_pairs(tracker, 1 if args.quick or paths >= 1_000_000 else 3).median_pair
     head = tracker.recorder.max_notification_id()
     row("projection rebuild", head / took, head / bare, "events/s", f"<= {THROUGHPUT_TARGET}x")
     rows[-1].met = rows[-1].factor <= THROUGHPUT_TARGET
@@ -326,8 +348,9 @@ def measure(kind: str, paths: int, args: argparse.Namespace, say) -> list[Row]:
     if clients not in args.bulk_done.setdefault(kind, set()):
         args.bulk_done[kind].add(clients)
         events = clients * (1 + sheets.STEPS)
-        bare, took, *_ = in_turns(lambda: bulk(kind, args.pg, args.cache, clients, events),
-                                  1 if args.quick else 3)
+        bare, took = in_turns(lambda i: bare_save(kind, args.pg, args.cache, clients),
+                              lambda i: bulk(kind, args.pg, args.cache, clients, events),
+                              1 if args.quick else 3).median_pair
         rows.append(Row(f"bulk import + apply ({events:,} events)", kind, paths, events,
                         events / took, events / bare, "events/s", f"<= {THROUGHPUT_TARGET}x",
                         took / bare <= THROUGHPUT_TARGET))
@@ -372,20 +395,13 @@ def machine(kinds: list[str], pg: str) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--paths", type=int, nargs="+", default=[1_000, 100_000, 1_000_000],
-                        help="sizes of the histories [1000 100000 1000000]")
-    parser.add_argument("--stores", nargs="+", choices=["sqlite", "postgresql"],
-                        default=["sqlite", "postgresql"])
-    parser.add_argument("--pg", default=os.environ.get("ZOV_TEST_PG", PG_DSN),
-                        help="PostgreSQL database for the stores (a schema each)")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "zov-bench",
-                        help="folder for the stores kept between runs [/tmp/zov-bench]")
+    store_arguments(parser, [1_000, 100_000, 1_000_000])
     parser.add_argument("--fresh", action="store_true", help="generate the stores again")
-    parser.add_argument("--bulk", type=int, default=20_000,
+    parser.add_argument("--bulk", type=count("clients"), default=20_000,
                         help="clients in the bulk import (at most the size) [20000]")
     parser.add_argument("--quick", action="store_true", help="fewer repetitions: a smoke run")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
-    args = parser.parse_args(argv)
+    args = parse_store_arguments(parser, argv)
     args.bulk_done = {}
     say = lambda text: print(text, file=sys.stderr, flush=True)  # noqa: E731
     rows: list[Row] = []

@@ -10,6 +10,8 @@ from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 MEASURES = ("projection rebuild", "catch-up of", "zov counts |", "zov counts --by gemeente",
             "zov compliance --no-cases", "zov memo 2023-09", "zov handover (write command)",
@@ -77,3 +79,19 @@ def test_a_big_store_is_ten_copies_of_one_a_tenth_its_size(tmp_path, monkeypatch
     finally:
         small.close()
         big.close()
+
+
+@pytest.mark.parametrize("module, extra, named", [
+    ("bench", ["--paths", "-5"], "'-5' is not a number of paths"),
+    ("bench.rebuild", ["--runs", "0"], "'0' is not a number of pairs of runs"),
+    ("bench.catchup", ["--events", "many"], "'many' is not a number of events"),
+    ("bench.rebuild", ["--stores", "postgresql", "--pg", "postgresql://nobody@127.0.0.1:1/none"],
+     "cannot reach the PostgreSQL database --pg postgresql://nobody@127.0.0.1:1/none"),
+])
+def test_a_mistaken_option_is_one_line_and_exit_2(tmp_path, module, extra, named):
+    done = subprocess.run([sys.executable, "-m", module, "--cache", str(tmp_path), *extra],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert named in done.stderr and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(f"python -m {module}: error: ")
+    assert done.stdout == "" and list(tmp_path.iterdir()) == []  # nothing measured or made
