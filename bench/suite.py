@@ -8,7 +8,8 @@ For each store kind and size it opens (or generates, see bench.history) a store 
 client paths and measures, each against its yardstick:
 
 - write: `zov handover REF` as a whole process, median of 20, against
-  `python -c "import eventsourcing.application, click"`, the two taken in turns;
+  `python -c "import eventsourcing.application, click"`, the two taken in turns; once on its
+  own, once through a `zov serve` started for the measure;
 - bulk: `zov import clients` + `zov apply` (the same code, in process) into an empty store,
   against eventsourcing's plain `Application.save(*aggregates)` of the same events, the two
   taken in turns three times, the median pair;
@@ -37,7 +38,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -58,6 +60,7 @@ from transfers.memory import collector_paused
 AS_OF = "2023-10-01"
 MEMO_MONTH = "2023-09"
 BASELINE_IMPORT = "import eventsourcing.application, click"
+ZOV = str(Path(sys.executable).with_name("zov"))
 
 
 @dataclass
@@ -84,10 +87,30 @@ class Row:
 
 
 def child_env() -> dict[str, str]:
-    """The environment of timed processes: bytecode cache on, as in an installed zov."""
+    """The environment of timed processes: bytecode cache on, as in an installed zov, and
+    no `zov serve` unless the measure starts one (`served`)."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env.setdefault("ZOV_ACTOR", "bench")
+    env["ZOV_SERVER"] = "off"
     return env
+
+
+@contextmanager
+def served(env: dict[str, str]) -> Iterator[dict[str, str]]:
+    """A `zov serve` of the benchmark's own; yields the environment of commands that must go
+    through it."""
+    with tempfile.TemporaryDirectory(prefix="zov-serve-") as folder:
+        socket = str(Path(folder) / "zov.sock")
+        server = subprocess.Popen([ZOV, "serve", "--socket", socket], env=env,
+                                  stderr=subprocess.PIPE, text=True)
+        try:
+            said = server.stderr.readline()
+            if "listening" not in said:
+                raise RuntimeError(f"zov serve did not start: {said.strip()}")
+            yield {**env, "ZOV_SOCKET": socket, "ZOV_SERVER": "only"}
+        finally:
+            server.terminate()
+            server.wait()
 
 
 def seconds(command: list[str], env: dict[str, str], check: bool = True) -> float:
@@ -138,7 +161,7 @@ def in_turns(baseline: Callable[[int], float], zov: Callable[[int], float], runs
 
 
 def zov_command(url: str, *args: str) -> list[str]:
-    return [str(Path(sys.executable).with_name("zov")), "--db", url, *args]
+    return [ZOV, "--db", url, *args]
 
 
 def sql_process(url: str, kind: str, sql: str, params: list) -> list[str]:
@@ -161,10 +184,10 @@ def sql_process(url: str, kind: str, sql: str, params: list) -> list[str]:
 # -- the measures ----------------------------------------------------------------------------
 
 
-def write_latency(tracker: Any, url: str, runs: int, tag: str) -> tuple[float, float]:
+def write_latency(tracker: Any, url: str, runs: int, tag: str,
+                  env: dict[str, str]) -> tuple[float, float]:
     """Median seconds of `zov handover REF` and of the baseline import, as processes."""
     refs = ready_for_handover(tracker, runs + 1, tag)
-    env = child_env()
     zov = lambda i: seconds(zov_command(url, "handover", refs[i + 1]), env)  # noqa: E731
     base = lambda i: seconds([sys.executable, "-c", BASELINE_IMPORT], env)  # noqa: E731
     base_s, zov_s = in_turns(base, zov, runs, warm_up=True).medians
@@ -340,8 +363,11 @@ def measure(kind: str, paths: int, args: argparse.Namespace, say) -> list[Row]:
     row(f"zov memo {MEMO_MONTH}", m, None, target="< 2 s" if paths == 100_000 else "",
         met=(m < 2) if paths == 100_000 else None)
 
-    z, b = write_latency(tracker, url, runs, tag)
+    z, b = write_latency(tracker, url, runs, tag, child_env())
     row("zov handover (write command)", z, b, target="<= 2x", met=z / b <= 2)
+    with served(child_env()) as env:
+        z, b = write_latency(tracker, url, runs, f"{tag}S", env)
+    row("zov handover, zov serve running", z, b, target="<= 2x", met=z / b <= 2)
     tracker.close()
 
     clients = min(paths, args.bulk)

@@ -146,8 +146,8 @@ def main() -> None:
 
 
 def _load_other_commands() -> None:
-    """Import the modules that register the read, bulk, memo and place commands on `cli`."""
-    from cli import bulk, memo, places, privacy, reports  # noqa: F401
+    """Import the modules that register the read, bulk, memo, place and serve commands."""
+    from cli import bulk, memo, places, privacy, reports, server  # noqa: F401
 
 
 # Imported for its side effect of registering the write commands on `cli`.

@@ -12,6 +12,10 @@ import pytest
 
 from transfers.app import Tracker
 
+# The `zov` processes of the tests run the command themselves, whatever `zov serve` may be
+# running on this machine; tests/e2e/test_server.py runs them through a server of its own.
+os.environ["ZOV_SERVER"] = "off"
+
 PG_DSN = os.environ.get("ZOV_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 STORES = ["sqlite", "postgres"]
 

@@ -15,7 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MEASURES = ("projection rebuild", "catch-up of", "zov counts |", "zov counts --by gemeente",
             "zov compliance --no-cases", "zov memo 2023-09", "zov handover (write command)",
-            "bulk import + apply")
+            "zov handover, zov serve running", "bulk import + apply")
 
 
 def test_the_suite_prints_every_measure_next_to_its_baseline(tmp_path):

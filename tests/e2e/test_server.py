@@ -1,0 +1,224 @@
+"""`zov serve`: commands run through a resident server do what they do without one."""
+
+import json
+import os
+import select
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ZOV = Path(sys.executable).with_name("zov")
+
+
+class Server:
+    """A `zov serve` process of the test's own, on a socket in the test's folder."""
+
+    def __init__(self, socket: Path, env: dict, command: list[str]) -> None:
+        self.socket = socket
+        self.process = subprocess.Popen([*command, "serve", "--socket", str(socket)], env=env,
+                                        stderr=subprocess.PIPE, text=True)
+        self.said = self._line(60)
+        assert "listening on" in self.said, self.said
+
+    def _line(self, timeout: float) -> str:
+        ready, _, _ = select.select([self.process.stderr], [], [], timeout)
+        return self.process.stderr.readline() if ready else ""
+
+    def children(self) -> list[int]:
+        """The processes the server has forked that are still running."""
+        found = []
+        for entry in Path("/proc").iterdir():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == self.process.pid:
+                found.append(int(entry.name))
+        return found
+
+    def stop(self) -> tuple[int, str]:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout=30)
+        return code, self.said + self.process.stderr.read()
+
+
+@pytest.fixture
+def folder(tmp_path) -> Path:
+    made = tmp_path / "run"
+    made.mkdir(mode=0o700)
+    return made
+
+
+@pytest.fixture
+def serving(folder, tmp_path, store_url):
+    """(server, run): run(*args, mode="only") runs `zov ARGS` through the server."""
+    socket = folder / "zov.sock"
+    base = {**os.environ, "HOME": str(tmp_path), "ZOV_SOCKET": str(socket)}
+    base.pop("ZOV_DB", None)  # the server knows no store: each command brings its own
+    server = Server(socket, base, [str(ZOV)])
+    env = {**base, "ZOV_DB": store_url, "ZOV_ACTOR": "e2e"}
+
+    def run(*args: str, mode: str = "only", **kwargs) -> subprocess.CompletedProcess:
+        return subprocess.run([str(ZOV), *args], env={**env, "ZOV_SERVER": mode},
+                              capture_output=True, text=True, timeout=60, **kwargs)
+
+    yield server, run
+    code, said = server.stop()
+    assert code == 0, said
+    assert not socket.exists()
+
+
+def test_a_command_through_the_server_does_what_it_does_without_one(serving):
+    server, zov = serving
+    steps = [("init",), ("register", "C-0001", "--hulpvorm", "MKD", "--gemeente", "Stein"),
+             ("triage", "C-0001", "--outcome", "transfer", "--on", "2023-05-02"),
+             ("assign", "C-0001", "--combinatie", "JENS", "--on", "2023-06-12"),
+             ("handover", "C-0001", "--on", "2023-09-01")]
+    for step in steps:
+        done = zov(*step)
+        assert done.returncode == 0, done.stderr
+    assert done.stdout == "C-0001 (MKD): warm handover done; now handed-over\n"
+    shown = [zov("show", "C-0001", "--format", "json", mode=mode).stdout
+             for mode in ("only", "off")]
+    assert shown[0] == shown[1]
+    events = json.loads(shown[0])
+    assert [e["event"] for e in events][-1] == "HandoverDone"
+    assert {e["by"] for e in events} == {"e2e"}  # the client's ZOV_ACTOR, not the server's
+    refused = [zov("handover", "C-0001", mode=mode) for mode in ("only", "off")]
+    assert [r.returncode for r in refused] == [1, 1]
+    assert refused[0].stderr == refused[1].stderr
+    assert refused[0].stderr.count("\n") == 1 and "Traceback" not in refused[0].stderr
+    usage = zov("handover")
+    assert usage.returncode == 2 and "Missing argument 'REF'" in usage.stderr
+    assert server.process.poll() is None  # still serving
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_the_command_gets_the_client_s_folder_umask_and_standard_input(serving, tmp_path):
+    _, zov = serving
+    zov("init")
+    zov("register", "C-0001", "--hulpvorm", "MKD", "--gemeente", "Stein")
+    sheet = tmp_path / "sheet.csv"
+    sheet.write_text("ref,event,on,outcome\nC-0001,triage,2023-05-02,transfer\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    with sheet.open() as stdin:  # named nowhere but in the client's standard input
+        applied = zov("apply", "/dev/stdin", stdin=stdin)
+    assert applied.returncode == 0, applied.stderr
+    memo = zov("memo", "2023-09", "--format", "md", "-o", "memo.md", cwd=work, umask=0o077)
+    assert memo.returncode == 0, memo.stderr
+    assert (work / "memo.md").stat().st_mode & 0o777 == 0o600
+    events = json.loads(zov("show", "C-0001", "--format", "json").stdout)
+    assert [e["event"] for e in events] == ["Registered", "Triaged"]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_signal_to_the_client_reaches_the_command_and_nothing_is_half_written(
+        serving, sqlite_url):
+    server, zov = serving
+    for step in [("init",), ("register", "C-0001", "--hulpvorm", "MKD", "--gemeente", "Stein")]:
+        assert zov(*step).returncode == 0
+    store = sqlite3.connect(sqlite_url[len("sqlite:///"):], isolation_level=None)
+    store.execute("BEGIN IMMEDIATE")  # the command will wait for this write lock
+    env = {**os.environ, "ZOV_SOCKET": str(server.socket), "ZOV_SERVER": "only",
+           "ZOV_DB": sqlite_url, "ZOV_LOCK_TIMEOUT": "60"}
+    client = subprocess.Popen([str(ZOV), "triage", "C-0001", "--outcome", "transfer",
+                               "--on", "2023-05-02"], env=env, stderr=subprocess.PIPE,
+                              text=True)
+    deadline = time.monotonic() + 30
+    while not server.children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [child] = server.children()
+    time.sleep(0.5)  # the client has heard which process runs its command
+    client.send_signal(signal.SIGTERM)
+    _, said = client.communicate(timeout=30)
+    store.execute("ROLLBACK")
+    store.close()
+    assert client.returncode == 1
+    assert said.count("\n") == 1 and "stopped before it finished" in said
+    deadline = time.monotonic() + 10
+    while child in server.children() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert child not in server.children()  # ended, and reaped by the server
+    events = json.loads(zov("show", "C-0001", "--format", "json").stdout)
+    assert [e["event"] for e in events] == ["Registered"]
+
+
+def test_a_server_hands_commands_back_and_stops_when_its_files_change(folder, tmp_path,
+                                                                      sqlite_url):
+    probe = tmp_path / "loaded" / "zov_probe.py"
+    probe.parent.mkdir()
+    probe.write_text("")
+    socket = folder / "zov.sock"
+    env = {**os.environ, "ZOV_SOCKET": str(socket), "ZOV_DB": sqlite_url,
+           "PYTHONPATH": f"{probe.parent}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    # a server that has loaded one file more than zov: the test's, which it then changes
+    server = Server(socket, env, [sys.executable, "-c",
+                                  "import sys, zov_probe; from cli.client import main; "
+                                  "sys.argv[0] = 'zov'; main()"])
+    upgrade = time.time() + 5
+    os.utime(probe, (upgrade, upgrade))
+    done = subprocess.run([str(ZOV), "init"], env={**env, "ZOV_SERVER": "auto"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr  # run by the client itself
+    assert server.process.wait(timeout=30) == 0  # stopped by itself
+    code, said = server.stop()
+    assert code == 0 and "files changed" in said
+    assert not socket.exists()
+    again = subprocess.run([str(ZOV), "info"], env={**env, "ZOV_SERVER": "only"},
+                           capture_output=True, text=True, timeout=60)
+    assert again.returncode == 1 and again.stderr.count("\n") == 1
+    assert "no `zov serve` answers" in again.stderr
+
+
+def test_a_socket_left_by_a_killed_server_is_no_obstacle(folder, tmp_path, sqlite_url):
+    socket = folder / "zov.sock"
+    env = {**os.environ, "ZOV_SOCKET": str(socket), "ZOV_DB": sqlite_url, "HOME": str(tmp_path)}
+    killed = Server(socket, env, [str(ZOV)])
+    killed.process.kill()
+    killed.process.wait(timeout=30)
+    assert socket.exists()
+    auto = subprocess.run([str(ZOV), "init"], env={**env, "ZOV_SERVER": "auto"},
+                          capture_output=True, text=True, timeout=60)
+    assert auto.returncode == 0, auto.stderr
+    server = Server(socket, env, [str(ZOV)])  # takes the place of the dead one
+    second = subprocess.run([str(ZOV), "serve", "--socket", str(socket)], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode == 1 and "already listens" in second.stderr
+    assert second.stderr.count("\n") == 1
+    info = subprocess.run([str(ZOV), "info"], env={**env, "ZOV_SERVER": "only"},
+                          capture_output=True, text=True, timeout=60)
+    assert info.returncode == 0, info.stderr
+    code, said = server.stop()
+    assert code == 0, said
+
+
+@pytest.mark.parametrize("mode, message", [(0o777, "must be yours and writable by you alone"),
+                                           (0o755, None)])
+def test_the_socket_s_folder_must_be_the_user_s_alone(tmp_path, mode, message):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(mode)
+    env = {**os.environ, "HOME": str(tmp_path)}
+    if message:
+        done = subprocess.run([str(ZOV), "serve", "--socket", str(shared / "zov.sock")],
+                              env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and message in done.stderr
+        assert done.stderr.count("\n") == 1 and not (shared / "zov.sock").exists()
+    else:
+        server = Server(shared / "zov.sock", env, [str(ZOV)])
+        assert (shared / "zov.sock").stat().st_mode & 0o777 == 0o600
+        assert server.stop()[0] == 0
+
+
+def test_a_mistaken_zov_server_setting_is_one_line(tmp_path):
+    done = subprocess.run([str(ZOV), "info"], env={**os.environ, "ZOV_SERVER": "always"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "set it to auto, off or only" in done.stderr
