@@ -113,7 +113,7 @@ def main() -> None:
         print(f"zov: ZOV_SERVER is '{mode}'; set it to auto, off or only (or unset it)",
               file=sys.stderr)
         sys.exit(2)
-    if mode != "off" and sys.argv[1:2] != ["serve"]:
+    if mode != "off" and "serve" not in sys.argv[1:]:  # a server is never started by one
         path = socket_path()
         code = through_server(path) if os.path.exists(path) else None
         if code is not None:

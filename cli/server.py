@@ -33,7 +33,8 @@ PRELOAD = (
     "cli.bulk", "cli.memo", "cli.places", "cli.privacy", "cli.reports", "transfers.app",
     "transfers.bulk", "transfers.pgstore", "transfers.privacy", "eventsourcing.postgres",
     "eventsourcing.sqlite", "projections.readmodels", "projections.projector",
-    "projections.queries", "projections.memo", "projections.schema",
+    "projections.queries", "projections.memo", "projections.schema", "templates.render",
+    "openpyxl",
 )
 
 

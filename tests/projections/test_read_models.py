@@ -288,6 +288,15 @@ def test_catching_up_step_by_step_gives_the_same_rows_as_a_rebuild(tracker, open
     monkeypatch.setattr(projector._OtherHalf, "CHUNK", 200)
     halves.rebuild()
     assert snapshot(halves) == stepwise
+    # Few rows go into tables indexed beforehand, many are indexed afterwards: the same rows
+    # and the same indexes either way.
+    indexes = []
+    for first_below in (10**9, 0):
+        sized = open_rm(catch_up=False, indexes_first_below=first_below)
+        sized.rebuild()
+        assert snapshot(sized) == stepwise
+        indexes.append(index_names(sized.db))
+    assert indexes[0] == indexes[1] == expected_indexes()
 
 
 @pytest.mark.parametrize("half", [0, 1])
@@ -311,6 +320,24 @@ def test_a_damaged_log_stops_a_rebuild_in_either_process_with_one_line(tracker, 
         rm.rebuild()
     assert "\n" not in str(e.value)
     assert rebuild_leftovers(tracker) == []
+
+
+def index_names(db) -> set[str]:
+    """The indexes the read-model tables have in the store."""
+    with db.transaction() as cursor:
+        if db.kind == "sqlite":
+            cursor.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND "
+                           "name LIKE 'ix_zov%'")
+        else:
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE schemaname = "
+                           "current_schema() AND indexname LIKE 'ix_zov%'")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def expected_indexes() -> set[str]:
+    from projections.schema import READ_MODELS
+
+    return {index.name for table in READ_MODELS for index in table.indexes}
 
 
 def rebuild_leftovers(tracker) -> list[str]:
