@@ -42,9 +42,9 @@ PRELOAD = (
 @click.option("--socket", "path", metavar="PATH",
               help="where to listen [default: $ZOV_SOCKET, else a socket in "
                    "$XDG_RUNTIME_DIR/zov-UID or /tmp/zov-UID]")
-@click.option("--idle", type=click.IntRange(min=1), metavar="MINUTES",
+@click.option("--idle", type=click.FloatRange(min=0, min_open=True), metavar="MINUTES",
               help="stop after this many minutes without a command [default: never]")
-def serve(path: str | None, idle: int | None) -> None:
+def serve(path: str | None, idle: float | None) -> None:
     """Keep zov loaded, so that each command starts in a few milliseconds.
 
     Every `zov` command of yours (with the same installation) then runs in a fresh process
@@ -118,7 +118,7 @@ class Server:
         self.listener = listener
         self.path = path
 
-    def run(self, idle: int | None) -> None:
+    def run(self, idle: float | None) -> None:
         for name in PRELOAD:
             import_module(name)
         if threading.active_count() != 1:  # forking a process with threads is not safe
@@ -133,7 +133,7 @@ class Server:
                 try:
                     conn, _ = self.listener.accept()
                 except TimeoutError:
-                    click.echo(f"zov serve: no command for {idle} minutes; stopped", err=True)
+                    click.echo(f"zov serve: no command for {idle:g} minutes; stopped", err=True)
                     return
                 with conn:
                     if not self.serve(conn):

@@ -18,10 +18,10 @@ ZOV = Path(sys.executable).with_name("zov")
 class Server:
     """A `zov serve` process of the test's own, on a socket in the test's folder."""
 
-    def __init__(self, socket: Path, env: dict, command: list[str]) -> None:
+    def __init__(self, socket: Path, env: dict, command: list[str], *options: str) -> None:
         self.socket = socket
-        self.process = subprocess.Popen([*command, "serve", "--socket", str(socket)], env=env,
-                                        stderr=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen([*command, "serve", "--socket", str(socket), *options],
+                                        env=env, stderr=subprocess.PIPE, text=True)
         self.said = self._line(60)
         assert "listening on" in self.said, self.said
 
@@ -215,6 +215,20 @@ def test_the_socket_s_folder_must_be_the_user_s_alone(tmp_path, mode, message):
         server = Server(shared / "zov.sock", env, [str(ZOV)])
         assert (shared / "zov.sock").stat().st_mode & 0o777 == 0o600
         assert server.stop()[0] == 0
+
+
+def test_a_server_with_nothing_to_do_stops_after_its_idle_time(folder, tmp_path, sqlite_url):
+    socket = folder / "zov.sock"
+    env = {**os.environ, "ZOV_SOCKET": str(socket), "ZOV_DB": sqlite_url, "HOME": str(tmp_path)}
+    started = time.monotonic()
+    server = Server(socket, env, [str(ZOV)], "--idle", "0.05")  # three seconds
+    done = subprocess.run([str(ZOV), "init"], env={**env, "ZOV_SERVER": "only"},
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert server.process.wait(timeout=60) == 0
+    assert time.monotonic() - started >= 3
+    assert "no command for 0.05 minutes" in server.stop()[1]
+    assert not socket.exists()
 
 
 def test_a_mistaken_zov_server_setting_is_one_line(tmp_path):
