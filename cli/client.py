@@ -70,8 +70,8 @@ def through_server(path: str) -> int | None:
             started = next(lines, b"")
         except OSError:
             return None
-        if not started.startswith(b"pid "):  # "local": stale, or another installation's
-            return None
+        if not started.startswith(b"pid ") or not started[4:].isdigit():
+            return None  # "local": the server is stale, or another installation's
         pid = int(started[4:])
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
             signal.signal(sig, lambda signum, _frame: _forward(pid, signum))
@@ -79,7 +79,7 @@ def through_server(path: str) -> int | None:
             ended = next(lines, b"")
         except OSError:
             ended = b""
-        if ended.startswith(b"exit "):
+        if ended.startswith(b"exit ") and ended[5:].lstrip(b"-").isdigit():
             return int(ended[5:])
     print(f"zov: the command's process (pid {pid}) stopped before it finished; nothing of it "
           "is half-written: see with `zov show` whether it was recorded", file=sys.stderr)

@@ -14,12 +14,16 @@ hands the command back to the client, which runs it itself, and stops.
 
 from __future__ import annotations
 
+import fcntl
+import io
+import locale
 import marshal
 import os
 import signal
 import socket
 import sys
 import threading
+import time
 import traceback
 from importlib import import_module
 
@@ -55,7 +59,7 @@ def serve(path: str | None, idle: float | None) -> None:
 
     \b
     Example:
-      zov serve --idle 480 &
+      zov serve --idle 480 2>/dev/null &
     """
     if not hasattr(os, "fork") or not hasattr(socket, "SO_PEERCRED"):
         raise click.ClickException("zov serve needs Linux (fork and Unix socket credentials); "
@@ -231,8 +235,6 @@ def _child(listener: socket.socket, conn: socket.socket, fds: list[int], asked: 
         os.setsid()  # off the server's terminal: the client's terminal is passed in
         listener.close()
         conn.settimeout(None)
-        import fcntl
-
         moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3) for fd in fds]  # clear of 0-2
         for target, fd in enumerate(moved):
             os.dup2(fd, target)
@@ -241,8 +243,6 @@ def _child(listener: socket.socket, conn: socket.socket, fds: list[int], asked: 
         os.umask(asked["umask"])
         os.environ.clear()
         os.environ.update(asked["env"])
-        import time
-
         time.tzset()
         sys.argv = asked["argv"]
         _standard_streams()
@@ -265,9 +265,6 @@ def _child(listener: socket.socket, conn: socket.socket, fds: list[int], asked: 
 
 def _standard_streams() -> None:
     """sys.stdin/stdout/stderr on the client's streams, as Python would set them up."""
-    import io
-    import locale
-
     try:
         locale.setlocale(locale.LC_CTYPE, "")  # the client's LANG / LC_ALL / LC_CTYPE
     except locale.Error:
