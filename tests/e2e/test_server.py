@@ -18,10 +18,13 @@ ZOV = Path(sys.executable).with_name("zov")
 class Server:
     """A `zov serve` process of the test's own, on a socket in the test's folder."""
 
+    started: list["Server"] = []  # killed after each test, whatever became of it
+
     def __init__(self, socket: Path, env: dict, command: list[str], *options: str) -> None:
         self.socket = socket
         self.process = subprocess.Popen([*command, "serve", "--socket", str(socket), *options],
                                         env=env, stderr=subprocess.PIPE, text=True)
+        Server.started.append(self)
         self.said = self._line(60)
         assert "listening on" in self.said, self.said
 
@@ -46,6 +49,16 @@ class Server:
             self.process.send_signal(signal.SIGTERM)
         code = self.process.wait(timeout=30)
         return code, self.said + self.process.stderr.read()
+
+
+@pytest.fixture(autouse=True)
+def no_server_left():
+    yield
+    while Server.started:
+        server = Server.started.pop()
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
 
 
 @pytest.fixture
