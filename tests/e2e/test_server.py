@@ -163,6 +163,48 @@ def test_a_signal_to_the_client_reaches_the_command_and_nothing_is_half_written(
     assert [e["event"] for e in events] == ["Registered"]
 
 
+def test_a_command_through_the_server_writes_to_the_client_s_terminal(folder, tmp_path,
+                                                                      sqlite_url):
+    # A terminal session as a caseworker's: the server a background job of it, and the
+    # terminal set to stop background jobs that write to it (`stty tostop`). The command's
+    # process must still write to the terminal it was handed.
+    import pty
+
+    socket = folder / "zov.sock"
+    script = (f"stty tostop; set -m; {ZOV} serve --socket {socket} 2>/dev/null & "
+              f"for _ in $(seq 300); do [ -S {socket} ] && break; sleep 0.1; done; sleep 2; "
+              f"ZOV_SERVER=only {ZOV} init; ZOV_SERVER=only {ZOV} info; echo exit=$?; "
+              "kill %1; wait")
+    env = {**os.environ, "ZOV_DB": sqlite_url, "ZOV_SOCKET": str(socket), "HOME": str(tmp_path),
+           "TERM": "dumb"}
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execve("/bin/bash", ["bash", "-c", script], env)
+    said, deadline = b"", time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([terminal], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(terminal, 4096)
+            except OSError:  # the session has ended
+                break
+            if not chunk:
+                break
+            said += chunk
+    os.close(terminal)
+    ended, status = os.waitpid(pid, os.WNOHANG)
+    while not ended and time.monotonic() < deadline + 10:
+        time.sleep(0.05)
+        ended, status = os.waitpid(pid, os.WNOHANG)
+    if not ended:  # still running: something in the session was stopped
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    text = said.decode(errors="replace")
+    assert "exit=0" in text, text
+    assert "plan        Afbouw XONAR Zuid-Limburg 2023" in text
+    assert os.waitstatus_to_exitcode(status) == 0, text
+
+
 def test_a_server_hands_commands_back_and_stops_when_its_files_change(folder, tmp_path,
                                                                       sqlite_url):
     probe = tmp_path / "loaded" / "zov_probe.py"
