@@ -468,7 +468,7 @@ class Projector:
         self.parallel_from = parallel_from
         # Below this many rows, a rebuild creates the indexes with the empty tables and
         # fills them row by row, and leaves PostgreSQL's statistics to autovacuum (within a
-        # minute; the planner reads a small table's size meanwhile): at 1k paths (6,800
+        # minute; the planner reads a small table's size meanwhile): at 1k paths (7,700
         # rows) 289 -> 261 ms on PostgreSQL, 192 -> 182 ms on SQLite, median of eight each.
         # Above it, building each index once from the rows is cheaper.
         self.indexes_first_below = indexes_first_below
