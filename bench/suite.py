@@ -33,6 +33,7 @@ import gc
 import json
 import os
 import platform
+import select
 import statistics
 import subprocess
 import sys
@@ -104,7 +105,8 @@ def served(env: dict[str, str]) -> Iterator[dict[str, str]]:
         server = subprocess.Popen([ZOV, "serve", "--socket", socket], env=env,
                                   stderr=subprocess.PIPE, text=True)
         try:
-            said = server.stderr.readline()
+            ready, _, _ = select.select([server.stderr], [], [], 60)
+            said = server.stderr.readline() if ready else "no word for a minute"
             if "listening" not in said:
                 raise RuntimeError(f"zov serve did not start: {said.strip()}")
             yield {**env, "ZOV_SOCKET": socket, "ZOV_SERVER": "only"}
