@@ -1,6 +1,6 @@
 """The `zov` entry point: a command goes to a running `zov serve` if there is one, else runs here.
 
-`zov serve` (cli/server.py) has loaded zov, eventsourcing, psycopg and click once, and forks a
+`zov serve` (cli/forkserver.py) has loaded zov, eventsourcing, psycopg and click once, and forks a
 fresh process for every command it is sent, with this process's arguments, environment,
 working folder, umask and standard streams. Here only what Python loads anyway is imported,
 so a command that goes there does not pay for those imports. `ZOV_SERVER` says whether to try:

@@ -272,6 +272,20 @@ def test_the_socket_s_folder_must_be_the_user_s_alone(tmp_path, mode, message):
         assert server.stop()[0] == 0
 
 
+def test_a_socket_path_that_cannot_be_one_is_refused_and_nothing_is_deleted(folder, tmp_path):
+    kept = folder / "notes.txt"
+    kept.write_text("keep me")
+    too_long = folder / ("x" * 120) / "zov.sock"
+    env = {**os.environ, "HOME": str(tmp_path)}
+    for path, message in ((kept, "is no socket"), (too_long, "longer than the 107 bytes")):
+        done = subprocess.run([str(ZOV), "serve", "--socket", str(path)], env=env,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1 and message in done.stderr, done.stderr
+        assert done.stderr.count("\n") == 1
+    assert kept.read_text() == "keep me"
+    assert not too_long.parent.exists()
+
+
 def test_a_server_with_nothing_to_do_stops_after_its_idle_time(folder, tmp_path, sqlite_url):
     socket = folder / "zov.sock"
     env = {**os.environ, "ZOV_SOCKET": str(socket), "ZOV_DB": sqlite_url, "HOME": str(tmp_path)}
