@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from transfers.errors import StoreError, ZovError
+from transfers.errors import OUT_OF_MEMORY, StoreError, ZovError
 
 
 class Session:
@@ -96,6 +96,8 @@ class ZovGroup(click.Group):
             return super().invoke(ctx)
         except ZovError as exc:
             raise click.ClickException(str(exc)) from None
+        except MemoryError:
+            raise click.ClickException(OUT_OF_MEMORY) from None
         except Exception as exc:  # a failing store (damaged, full, locked) is one line too
             from transfers.store import store_failure
 

@@ -13,6 +13,8 @@ are kept in memory; one that is not is loaded from its own events in the store.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,8 +39,8 @@ from projections.bitemporal import (
     micros,
 )
 from projections.db import Database
-from transfers.errors import StoreError
-from transfers.memory import collector_paused
+from transfers.errors import OUT_OF_MEMORY, StoreError
+from transfers.memory import collector_paused, memory_available
 from transfers.path import ClientPath, PathState
 from transfers.place import LeefhuisPlace, PlaceState
 from transfers.privacy import PLACEHOLDER, SEALED, protect_ref, reveal_ref
@@ -613,10 +615,11 @@ class Projector:
             drop_tables,
         )
 
+        head = self.recorder.max_notification_id() or 0
+        self._check_memory(head)
         self.ensure()
         self._forget()
         db = self.db
-        head = self.recorder.max_notification_id() or 0
         if getattr(self.mapper, "keys", None) is not None:
             # Every stream's key at once, not one query per stream; read after the head, so
             # every forgetting up to the head has deleted its keys already.
@@ -659,15 +662,39 @@ class Projector:
             raise
         return head + self.catch_up(progress)
 
-    @contextmanager
-    def _other_half(self, head: int) -> Iterator[_OtherHalf | None]:
-        """A second process folding half of the streams of a big log, on a machine that can
-        fork; None when the log is small (starting it costs more than it saves), the
-        recorder is not one of zov's two, or no process can be started."""
+    # Memory a rebuild takes, at the least: each process's own (imported code, the page
+    # cache: 60-150 MB measured) and, per event of the log, its rows and the streams' steps,
+    # all held until they are written (1.5 KB at 1M paths of the benchmark, 1.9 KB at 100k).
+    BYTES_PER_PROCESS, BYTES_PER_EVENT = 50_000_000, 1_500
+
+    def _check_memory(self, head: int) -> None:
+        """Refuse, before anything is done, a rebuild that cannot fit in the memory left (it
+        would run for minutes and then fail, or take the machine's memory from others)."""
+        processes = 2 if self._in_two(head) else 1
+        need = processes * self.BYTES_PER_PROCESS + head * self.BYTES_PER_EVENT
+        together, own = memory_available()
+        for have, where in ((together, "this machine has"),
+                            (None if own is None else own * processes, "`ulimit -v` leaves")):
+            if have is not None and need > have:
+                raise StoreError(
+                    f"rebuilding the read models from {head:,} events needs at least "
+                    f"{_size(need)} of memory and {where} {_size(have)} free: close other "
+                    "programs or rebuild on a machine with more memory (nothing was changed)")
+
+    def _in_two(self, head: int) -> bool:
+        """Whether a rebuild up to `head` folds in two processes: on a machine that can fork,
+        for a log that is not small (starting the second costs more than it saves) and that
+        one of zov's two recorders keeps."""
         import multiprocessing
 
-        if (head < self.parallel_from or self._log_table() is None
-                or "fork" not in multiprocessing.get_all_start_methods()):
+        return (head >= self.parallel_from and self._log_table() is not None
+                and "fork" in multiprocessing.get_all_start_methods())
+
+    @contextmanager
+    def _other_half(self, head: int) -> Iterator[_OtherHalf | None]:
+        """A second process folding half of the streams (see `_in_two`); None when the rebuild
+        folds in one, or no second process can be started."""
+        if not self._in_two(head):
             yield None
             return
         try:
@@ -680,10 +707,12 @@ class Projector:
         finally:
             other.close()
 
-    def _fold_other_half(self, head: int, send: Any, side: Path | None, receive: Any) -> None:
+    def _fold_other_half(self, head: int, send: Any, side: Path | None, receive: Any,
+                         first: int) -> None:
         """The second process: the other half of the streams, through a connection of its
         own (an inherited one is never used across a fork): how many rows it made, then the
         rows, then the rest of what it folded as plain data (see `_OtherHalf`)."""
+        _end_with(first)
         receive.close()  # the first process's end: were it open here too, a send to a first
         # process that was killed would wait for ever instead of failing
         try:
@@ -694,6 +723,12 @@ class Projector:
             send.send({"rows": sink.rows})
             _OtherHalf.hand_over_rows(sink, db, send, side)
             send.send(sink.portable())
+        except MemoryError:
+            sink = None  # (what it holds, let go of first)
+            try:
+                send.send({"error": OUT_OF_MEMORY})
+            except (OSError, MemoryError):
+                pass
         except Exception as exc:  # noqa: BLE001 - reported to the first process, which raises
             try:
                 send.send({"error": str(exc) if isinstance(exc, StoreError)
@@ -961,6 +996,22 @@ def remove_stale_side_files(store: Any) -> None:
                 pass
 
 
+def _size(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def _end_with(first: int) -> None:
+    """In the second process of a rebuild: be ended by the kernel when the first ends,
+    however it ends (Linux), so it never runs on alone (it might not reach the next
+    message to the first, where it would notice: stuck without memory, it spun for ever)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != first:  # it ended before that
+        os._exit(1)
+
+
 def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -1004,7 +1055,7 @@ class _OtherHalf:
         context = multiprocessing.get_context("fork")
         self.receive, send = context.Pipe(duplex=False)
         self.process = context.Process(target=projector._fold_other_half,
-                                       args=(head, send, self.side, self.receive),
+                                       args=(head, send, self.side, self.receive, os.getpid()),
                                        daemon=True)
         try:
             self.process.start()

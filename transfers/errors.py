@@ -35,3 +35,8 @@ class ChangedMeanwhile(ZovError):
 
 class StoreError(ZovError):
     """The store cannot be opened or used (bad URL, unreachable server, not a zov store)."""
+
+
+# What a command that ran out of memory says (the second process of a rebuild sends it too).
+OUT_OF_MEMORY = ("out of memory: the command stopped and changed nothing; close other programs "
+                 "or run it on a machine with more memory")

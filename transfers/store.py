@@ -184,6 +184,7 @@ _HINTS = (
                                              "file's and folder's permissions and the disk"),
     (("locked", "lock timeout"), "another process kept the store busy; run it again, or "
                                  "raise ZOV_LOCK_TIMEOUT (seconds)"),
+    (("out of memory",), "close other programs or run it on a machine with more memory"),
 )
 
 

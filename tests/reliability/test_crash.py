@@ -173,9 +173,11 @@ def test_kill_9_while_a_large_import_writes_leaves_nothing(store_url, tmp_path):
 
 def test_kill_9_of_a_rebuild_in_two_processes_takes_the_second_down_too(store_url, tmp_path):
     """From 4,000 events on a rebuild runs in two processes. Killed, the first leaves the
-    second without anyone to hand its rows to: it must stop (not wait for ever on a full
-    pipe, as it did while it held the pipe's other end too), and the side file it was
-    given on SQLite goes with the next rebuild."""
+    second without anyone to hand its rows to: it must stop, wherever it is (not wait for
+    ever on a full pipe, as it did while it held the pipe's other end too; not spin on,
+    as it did when it ran out of memory), and the side file it was given on SQLite goes
+    with the next rebuild. The second is stopped (SIGSTOP) before the first is killed: it
+    cannot notice anything itself, the kernel must end it."""
     tracker = Tracker.open(store_url)
     tracker.adopt_plan(None, "built-in", "test")
     sheet, refs = clients_file(tmp_path, 7, rows=2_500)
@@ -184,18 +186,21 @@ def test_kill_9_of_a_rebuild_in_two_processes_takes_the_second_down_too(store_ur
     proc = subprocess.Popen([zov(), "projections", "rebuild"], env=env(store_url),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     second = None
-    while second is None and proc.poll() is None:
-        second = next(iter(_children(proc.pid)), None)
-    proc.kill()
-    proc.wait()  # (not for its output: a second process left running would hold it open)
-    assert second is not None, "the rebuild ended before its second process was seen"
-    deadline = time.monotonic() + 20
-    while _running(second) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    left = _running(second)
-    if left:  # stop it, or it holds the test's schema for ever
-        os.kill(second, signal.SIGKILL)
-    assert not left, "the second process of a killed rebuild still runs"
+    try:
+        while second is None and proc.poll() is None:
+            second = next(iter(_children(proc.pid)), None)
+        assert second is not None, "the rebuild ended before its second process was seen"
+        while _running(second) and _cpu_ticks(second) < 2:  # past its first steps
+            time.sleep(0.001)
+        os.kill(second, signal.SIGSTOP)
+        assert _waited(lambda: _state(second) == "T", 5), "the second ended before it stopped"
+        proc.kill()
+        proc.wait()  # (not for its output: a second process left running would hold it open)
+        assert _waited(lambda: not _running(second), 20), "the second process still runs"
+    finally:  # whatever failed: neither may hold the test's schema for ever
+        proc.kill()
+        if second is not None and _running(second):
+            os.kill(second, signal.SIGKILL)
     timed(store_url, ["projections", "rebuild"])
     assert sorted(p.name for p in tmp_path.iterdir() if "rebuild" in p.name) == []
     assert_read_models_equal_a_rebuild(tracker)
@@ -215,9 +220,33 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (state first); [] if gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return []
+
+
+def _state(pid: int) -> str | None:
+    return (_stat(pid) or [None])[0]
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = _stat(pid)
+    return int(fields[11]) + int(fields[12]) if fields else 0  # utime + stime
+
+
+def _waited(condition, seconds: float) -> bool:
+    """Whether `condition()` came true within `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def _running(pid: int) -> bool:
     """Whether `pid` runs (a zombie, ended but not yet reaped, does not)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
-    except OSError:
-        return False
+    return _state(pid) not in (None, "Z")

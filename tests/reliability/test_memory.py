@@ -1,0 +1,90 @@
+"""A rebuild that cannot fit in the memory left is refused before anything is done, in one
+line; what memory is left is read from the machine itself (/proc, cgroups, `ulimit -v`)."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+from transfers.app import Tracker
+from transfers.memory import memory_available
+
+# Runs zov's own entry point (its modules, and the store's driver, loaded first) with an
+# address-space limit (what `ulimit -v` sets) of the process's size after its imports plus
+# MARGIN bytes: room for a command's first steps (PostgreSQL's connection pool starts three
+# threads of 8 MB of stack each), less than a rebuild is said to need at the least (50 MB).
+UNDER_LIMIT = """
+import os, resource, sys
+import cli.main, cli.reports, projections.readmodels, projections.schema, transfers.app
+if os.environ["ZOV_DB"].startswith("postgresql"):
+    import psycopg
+from transfers.memory import _kilobytes, _read
+size = _kilobytes(_read("/proc/self/status"), "VmSize")
+resource.setrlimit(resource.RLIMIT_AS, (size + int(sys.argv[1]), resource.RLIM_INFINITY))
+sys.argv = ["zov", *sys.argv[2:]]
+cli.main.main()
+"""
+MARGIN = 40 << 20
+
+
+def zov_under_limit(url: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", UNDER_LIMIT, str(MARGIN), *args],
+                          env={**os.environ, "ZOV_DB": url, "ZOV_ACTOR": "tester"},
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_what_memory_is_left_is_read_from_the_machine():
+    together, own = memory_available()
+    assert together is not None and together > 0  # Linux: /proc/meminfo at the least
+    if resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY:
+        assert own is None
+    limit = 4 << 30
+    found = subprocess.run(
+        [sys.executable, "-c",
+         "import resource; from transfers.memory import memory_available; "
+         f"resource.setrlimit(resource.RLIMIT_AS, ({limit}, resource.RLIM_INFINITY)); "
+         "print(memory_available()[1])"],
+        capture_output=True, text=True, check=True)
+    own = int(found.stdout)
+    assert 0 < own < limit  # the limit, less what the process already takes
+
+
+def zov(url: str, *args: str) -> subprocess.CompletedProcess:
+    result = subprocess.run([str(Path(sys.executable).with_name("zov")), *args],
+                            env={**os.environ, "ZOV_DB": url}, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_a_rebuild_that_cannot_fit_is_refused_before_anything_is_done(store_url):
+    tracker = Tracker.open(store_url)
+    tracker.adopt_plan(None, "built-in", "tester")
+    for i in range(30):
+        tracker.register(f"M-{i:03d}", "MKD", "Stein", by="tester", on=date(2023, 4, 1))
+    tracker.close()
+    zov(store_url, "projections", "rebuild")
+    before = zov(store_url, "projections", "status").stdout
+
+    result = zov_under_limit(store_url, "projections", "rebuild")
+
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: rebuilding the read models from 31 events needs at "
+                               "least "), lines[0]
+    assert "`ulimit -v` leaves" in lines[0] and "nothing was changed" in lines[0]
+    assert zov(store_url, "projections", "status").stdout == before
+
+
+def test_with_room_to_spare_the_same_limit_lets_a_command_run(store_url):
+    """The margin is room enough for a command that needs no rebuild: the refusal above is
+    the check's, not a process that could not run at all."""
+    tracker = Tracker.open(store_url)
+    tracker.adopt_plan(None, "built-in", "tester")
+    tracker.close()
+    result = zov_under_limit(store_url, "projections", "status")
+    assert result.returncode == 0, result.stderr
