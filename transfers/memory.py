@@ -27,7 +27,7 @@ def collector_paused() -> Iterator[None]:
 def memory_available() -> tuple[int | None, int | None]:
     """Bytes of memory still to be had, as far as Linux tells (None: unknown, or no limit):
     for all processes together, the lesser of the machine's available memory and free swap
-    and the container's limit less its use (cgroup v2); and for this process alone, what its
+    and what the limit of its container (cgroup) leaves; and for this process alone, what its
     address-space limit (`ulimit -v`) leaves it."""
     together = _meminfo_available()
     group = _cgroup_headroom()
@@ -82,8 +82,9 @@ def _cgroup_headroom() -> int | None:
             if limit is not None and used is not None:
                 stat = dict(entry.split(" ", 1) for entry in
                             (_read(f"{group}/memory.stat") or "").splitlines() if " " in entry)
-                cached = int(stat.get(cache, "0").strip() or 0)
-                left = max(limit - max(used - cached, 0), 0)
+                cached = stat.get(cache, "").strip()
+                used -= int(cached) if cached.isdigit() else 0
+                left = max(limit - max(used, 0), 0)
                 least = left if least is None else min(least, left)
             group = os.path.dirname(group)
     return least
