@@ -190,9 +190,8 @@ def test_kill_9_of_a_rebuild_in_two_processes_takes_the_second_down_too(store_ur
         while second is None and proc.poll() is None:
             second = next(iter(_children(proc.pid)), None)
         assert second is not None, "the rebuild ended before its second process was seen"
-        while _running(second) and _cpu_ticks(second) < 2:  # past its first steps
-            time.sleep(0.001)
-        os.kill(second, signal.SIGSTOP)
+        _waited(lambda: not _running(second) or _cpu_ticks(second) >= 2, 20, step=0.001)
+        os.kill(second, signal.SIGSTOP)  # (past its first steps)
         assert _waited(lambda: _state(second) == "T", 5), "the second ended before it stopped"
         proc.kill()
         proc.wait()  # (not for its output: a second process left running would hold it open)
@@ -237,13 +236,13 @@ def _cpu_ticks(pid: int) -> int:
     return int(fields[11]) + int(fields[12]) if fields else 0  # utime + stime
 
 
-def _waited(condition, seconds: float) -> bool:
+def _waited(condition, seconds: float, step: float = 0.01) -> bool:
     """Whether `condition()` came true within `seconds`."""
     deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
             return False
-        time.sleep(0.01)
+        time.sleep(step)
     return True
 
 
