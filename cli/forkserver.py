@@ -216,8 +216,10 @@ def _stop(_signum, _frame) -> None:
 
 
 def _child(listener: socket.socket, conn: socket.socket, fds: list[int], asked: dict) -> None:
-    """In the forked child: become the client's process, run its command, report, exit."""
-    code = 1
+    """In the forked child: become the client's process, run its command, report, exit.
+    If it cannot become the client's process, it says nothing: the client, which has not
+    been told a pid, runs the command itself."""
+    code, started = 1, False
     try:
         for sig in (signal.SIGCHLD, signal.SIGTERM):
             signal.signal(sig, signal.SIG_DFL)
@@ -237,9 +239,11 @@ def _child(listener: socket.socket, conn: socket.socket, fds: list[int], asked: 
         sys.argv = asked["argv"]
         _standard_streams()
         conn.sendall(f"pid {os.getpid()}\n".encode())
+        started = True
         code = _run()
-    except BaseException:  # as Python would report it, then exit
-        traceback.print_exc()
+    except BaseException:
+        if started:  # as Python would report it, then exit
+            traceback.print_exc()
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:

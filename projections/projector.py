@@ -616,7 +616,8 @@ class Projector:
         )
 
         head = self.recorder.max_notification_id() or 0
-        self._check_memory(head)
+        two = self._in_two(head)
+        self._check_memory(head, 2 if two else 1)
         self.ensure()
         self._forget()
         db = self.db
@@ -625,7 +626,7 @@ class Projector:
             # every forgetting up to the head has deleted its keys already.
             self.mapper.keys.load()
         try:
-            with collector_paused(), self._other_half(head) as other:
+            with collector_paused(), self._other_half(head, two) as other:
                 sink = self._fold_part(db, head, progress, half=None if other is None else 0)
                 # The rows are all made: let go of the tracks now (half a second at 100k
                 # paths), while the second process is still at work, not after the commit.
@@ -667,10 +668,10 @@ class Projector:
     # all held until they are written (1.5 KB at 1M paths of the benchmark, 1.9 KB at 100k).
     BYTES_PER_PROCESS, BYTES_PER_EVENT = 50_000_000, 1_500
 
-    def _check_memory(self, head: int) -> None:
-        """Refuse, before anything is done, a rebuild that cannot fit in the memory left (it
-        would run for minutes and then fail, or take the machine's memory from others)."""
-        processes = 2 if self._in_two(head) else 1
+    def _check_memory(self, head: int, processes: int) -> None:
+        """Refuse, before anything is done, a rebuild in `processes` that cannot fit in the
+        memory left (it would run for minutes and then fail, or take the machine's memory
+        from others)."""
         need = processes * self.BYTES_PER_PROCESS + head * self.BYTES_PER_EVENT
         together, own = memory_available()
         for have, where in ((together, "this machine has"),
@@ -691,10 +692,10 @@ class Projector:
                 and "fork" in multiprocessing.get_all_start_methods())
 
     @contextmanager
-    def _other_half(self, head: int) -> Iterator[_OtherHalf | None]:
-        """A second process folding half of the streams (see `_in_two`); None when the rebuild
-        folds in one, or no second process can be started."""
-        if not self._in_two(head):
+    def _other_half(self, head: int, two: bool) -> Iterator[_OtherHalf | None]:
+        """A second process folding half of the streams (`two`: see `_in_two`); None when the
+        rebuild folds in one, or no second process can be started."""
+        if not two:
             yield None
             return
         try:
