@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from transfers.errors import OUT_OF_MEMORY, StoreError, ZovError
+from transfers.errors import OUT_OF_MEMORY, StoreError, ZovError, out_of_memory
 
 
 class Session:
@@ -96,7 +96,9 @@ class ZovGroup(click.Group):
             return super().invoke(ctx)
         except ZovError as exc:
             raise click.ClickException(str(exc)) from None
-        except MemoryError:
+        except (MemoryError, RuntimeError, ImportError) as exc:
+            if not out_of_memory(exc):
+                raise
             raise click.ClickException(OUT_OF_MEMORY) from None
         except Exception as exc:  # a failing store (damaged, full, locked) is one line too
             from transfers.store import store_failure

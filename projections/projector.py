@@ -39,7 +39,7 @@ from projections.bitemporal import (
     micros,
 )
 from projections.db import Database
-from transfers.errors import OUT_OF_MEMORY, StoreError
+from transfers.errors import OUT_OF_MEMORY, StoreError, out_of_memory
 from transfers.memory import collector_paused, memory_available
 from transfers.path import ClientPath, PathState
 from transfers.place import LeefhuisPlace, PlaceState
@@ -724,17 +724,17 @@ class Projector:
             send.send({"rows": sink.rows})
             _OtherHalf.hand_over_rows(sink, db, send, side)
             send.send(sink.portable())
-        except MemoryError:
-            sink = None  # (what it holds, let go of first)
-            try:
-                send.send({"error": OUT_OF_MEMORY})
-            except (OSError, MemoryError):
-                pass
         except Exception as exc:  # noqa: BLE001 - reported to the first process, which raises
+            sink = None  # (what it holds, let go of first: telling may need memory)
+            if out_of_memory(exc):
+                message = OUT_OF_MEMORY
+            elif isinstance(exc, StoreError):
+                message = str(exc)
+            else:
+                message = f"the rebuild failed: {type(exc).__name__}: {exc}"
             try:
-                send.send({"error": str(exc) if isinstance(exc, StoreError)
-                           else f"the rebuild failed: {type(exc).__name__}: {exc}"})
-            except OSError:  # the first process is gone (killed): no one to tell
+                send.send({"error": message})
+            except (OSError, MemoryError):  # the first process is gone (killed): no one to tell
                 pass
         send.close()
 

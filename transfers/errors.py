@@ -40,3 +40,18 @@ class StoreError(ZovError):
 # What a command that ran out of memory says (the second process of a rebuild sends it too).
 OUT_OF_MEMORY = ("out of memory: the command stopped and changed nothing; close other programs "
                  "or run it on a machine with more memory")
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` says the process ran out of memory: a MemoryError, or what Python raises
+    when memory for a thread's stack (a PostgreSQL store's connection pool starts three) or
+    for mapping a compiled module that is imported late cannot be had."""
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc)
+    if isinstance(exc, RuntimeError):
+        return text == "can't start new thread"
+    if isinstance(exc, ImportError):  # the dynamic loader's words, errno text or none
+        return text.endswith("failed to map segment from shared object") or (
+            "Cannot allocate memory" in text)
+    return False

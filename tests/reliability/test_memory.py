@@ -31,8 +31,8 @@ cli.main.main()
 MARGIN = 40 << 20
 
 
-def zov_under_limit(url: str, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", UNDER_LIMIT, str(MARGIN), *args],
+def zov_under_limit(url: str, *args: str, margin: int = MARGIN) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", UNDER_LIMIT, str(margin), *args],
                           env={**os.environ, "ZOV_DB": url, "ZOV_ACTOR": "tester"},
                           capture_output=True, text=True, timeout=120)
 
@@ -88,3 +88,37 @@ def test_with_room_to_spare_the_same_limit_lets_a_command_run(store_url):
     tracker.close()
     result = zov_under_limit(store_url, "projections", "status")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_command_without_room_for_its_first_steps_ends_in_one_line(store_url):
+    """With 1 MB of room a command cannot get far: on PostgreSQL the connection pool cannot
+    start its threads, on SQLite the cipher's compiled module cannot be mapped when the
+    registration first needs it. Either way: the one line of running out, nothing written."""
+    tracker = Tracker.open(store_url)
+    tracker.adopt_plan(None, "built-in", "tester")
+    tracker.close()
+    result = zov_under_limit(store_url, "register", "M-001", "--hulpvorm", "MKD",
+                             "--gemeente", "Stein", margin=1 << 20)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == ["Error: out of memory: the command stopped and "
+                                          "changed nothing; close other programs or run it on "
+                                          "a machine with more memory"], result.stderr
+    shown = subprocess.run([str(Path(sys.executable).with_name("zov")), "show", "M-001"],
+                           env={**os.environ, "ZOV_DB": store_url}, capture_output=True,
+                           text=True)
+    assert shown.returncode == 1 and "no client path 'M-001'" in shown.stderr
+
+
+def test_only_running_out_of_memory_is_taken_for_it():
+    from transfers.errors import out_of_memory
+
+    assert out_of_memory(MemoryError())
+    assert out_of_memory(RuntimeError("can't start new thread"))
+    assert out_of_memory(ImportError("/x/_rust.abi3.so: failed to map segment from shared object"))
+    assert out_of_memory(ImportError("libfoo.so: cannot map zero-fill pages: Cannot allocate memory"))
+    # other failures stay what they are (a bug is reported as one, not as memory)
+    assert not out_of_memory(RuntimeError("dictionary changed size during iteration"))
+    assert not out_of_memory(ImportError("No module named 'psycopg'"))
+    assert not out_of_memory(ImportError("/x.so: failed to map segment from shared object: "
+                                         "Operation not permitted"))  # a noexec folder
+    assert not out_of_memory(ValueError("can't start new thread"))
