@@ -305,3 +305,16 @@ def test_a_mistaken_zov_server_setting_is_one_line(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "set it to auto, off or only" in done.stderr
+
+
+@pytest.mark.parametrize("idle, message", [("NaN", "NaN is not a number of minutes"),
+                                           ("inf", "is not in the range 0<x<=10000000"),
+                                           ("0", "is not in the range 0<x<=10000000")])
+def test_an_idle_time_that_is_no_wait_is_refused_before_listening(folder, tmp_path, idle,
+                                                                  message):
+    socket = folder / "zov.sock"
+    done = subprocess.run([str(ZOV), "serve", "--socket", str(socket), "--idle", idle],
+                          env={**os.environ, "HOME": str(tmp_path)}, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr and not socket.exists()

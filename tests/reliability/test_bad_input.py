@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import click
 import pytest
@@ -112,8 +114,25 @@ def shared_store(store_url, tmp_path, monkeypatch):
 
 
 def invoke(url: str, args: list[str]):
-    result = CliRunner().invoke(cli, ["--db", url, *args])
-    return result
+    if args[:1] == ["serve"]:
+        return serve_briefly(url, args)
+    return CliRunner().invoke(cli, ["--db", url, *args])
+
+
+def serve_briefly(url: str, args: list[str]) -> SimpleNamespace:
+    """`zov serve` as a process: given arguments it takes, it serves until stopped, so it is
+    stopped (as Ctrl-C would) once it says it listens; otherwise it refuses by itself."""
+    zov = str(Path(sys.executable).with_name("zov"))
+    env = {**os.environ, "ZOV_SOCKET": str(Path("fuzz.sock").absolute())}
+    with subprocess.Popen([zov, "--db", url, *args], env=env, stdin=subprocess.DEVNULL,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          errors="replace") as proc:
+        first = proc.stderr.readline()  # "listening" once it serves, else its refusal
+        if first.startswith("zov serve: listening on "):
+            proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    return SimpleNamespace(exit_code=proc.returncode, output=out + first + err,
+                           stderr=first + err, exception=None)
 
 
 def check(result, args: list[str], before: int, after: int) -> None:
