@@ -83,6 +83,9 @@ class Stream(Aggregate):
     # -- state ---------------------------------------------------------------------------
     def _start(self, on: date, by: str, note: str | None, **details: Any) -> None:
         self.steps, self.voided = [], {}
+        # Kept up as steps are appended, so checking a step does not go through them all:
+        # the effective date of the latest dated live step, and the latest Forgotten step.
+        self._last_on, self._forgotten_by = on, None
         self._append(self.REGISTERED, on, by, note, details)
         self.state = self.initial_state(self.steps[0])
 
@@ -95,17 +98,23 @@ class Stream(Aggregate):
     def _record(self, kind: str, on: date, by: str, note: str | None, **details: Any) -> None:
         """Body of every non-creating @event method: append the step and fold it in."""
         step = self._append(kind, on, by, note, details)
-        self.state = self.KINDS[kind].effect(self.state, step)
+        rule = self.KINDS[kind]
+        self.state = rule.effect(self.state, step)
+        if rule.dated and on > self._last_on:
+            self._last_on = on
 
     def _void(self, version: int, reason: str, on: date, by: str, note: str | None) -> None:
         """Body of the Corrected @event method: mark the step void and refold."""
         self._append(self.CORRECTED, on, by, note, {"voids": version, "reason": reason})
         self.voided[version] = reason
-        self.state = self._fold(self.live_steps(), strict=False)
+        live = self.live_steps()
+        self.state = self._fold(live, strict=False)
+        self._last_on = max((s.on for s in live if s.kind == self.REGISTERED
+                             or self.KINDS[s.kind].dated), default=self.steps[0].on)
 
     def _mark_forgotten(self, reason: str, on: date, by: str) -> None:
         """Body of the Forgotten @event method: a step that changes no state."""
-        self._append(self.FORGOTTEN, on, by, None, {"reason": reason})
+        self._forgotten_by = self._append(self.FORGOTTEN, on, by, None, {"reason": reason})
 
     def live_steps(self) -> list[Step]:
         """The steps that count: not corrections or forgettings, not voided."""
@@ -114,7 +123,7 @@ class Stream(Aggregate):
     @property
     def forgotten(self) -> Step | None:
         """The latest Forgotten step, if the stream's personal data was erased."""
-        return next((s for s in reversed(self.steps) if s.kind == self.FORGOTTEN), None)
+        return self._forgotten_by
 
     def _fold(self, steps: list[Step], strict: bool) -> Any:
         if not steps or steps[0].kind != self.REGISTERED:
@@ -139,8 +148,7 @@ class Stream(Aggregate):
     @property
     def last_on(self) -> date:
         """Effective date of the latest dated step that still counts."""
-        return max(s.on for s in self.live_steps() if s.kind == self.REGISTERED
-                   or self.KINDS[s.kind].dated)
+        return self._last_on
 
     def _date_refusal(self, on: date, last_on: date) -> str | None:
         if on < last_on:

@@ -79,6 +79,31 @@ def test_a_date_before_the_previous_event_is_refused():
         p.assign("HOOM", None, None, D(2023, 5, 31), "anna")
 
 
+def _live_last_on(p: ClientPath) -> date:
+    """The date rule's reference, worked out from every step (as the stream keeps it up)."""
+    return max(s.on for s in p.live_steps()
+               if s.kind == p.REGISTERED or ClientPath.KINDS[s.kind].dated)
+
+
+def test_the_date_rule_follows_corrections_and_survives_a_replay():
+    p = new_path()
+    p.triage(Outcome.TRANSFER, D(2023, 5, 1), "anna")
+    p.amend(D(2023, 5, 2), "anna", gemeente="Beek")  # undated: moves no date
+    p.assign("HOOM", None, None, D(2023, 6, 1), "anna")
+    assert p.last_on == _live_last_on(p) == D(2023, 6, 1)
+    p.correct(4, "wrong date", D(2023, 6, 2), "anna")  # voids the assignment
+    assert p.last_on == _live_last_on(p) == D(2023, 5, 1)
+    p.assign("HOOM", None, None, D(2023, 5, 20), "anna")  # before the voided one: allowed
+    with pytest.raises(StepNotAllowed, match="before the previous event"):
+        p.hand_over(D(2023, 5, 19), "anna")
+    assert p.forgotten is None
+    p.forget("request", D(2023, 6, 3), "anna")  # bookkeeping: moves no date either
+    assert p.forgotten is p.steps[-1] and p.last_on == D(2023, 5, 20)
+    copy = replay(p)
+    assert copy.last_on == _live_last_on(copy) == D(2023, 5, 20)
+    assert copy.forgotten == p.forgotten
+
+
 @pytest.mark.parametrize("reason, outcome, ok", [
     (CloseReason.CONTINUED, Outcome.CONTINUE, True),
     (CloseReason.CONTINUED, Outcome.ENDS, False),
