@@ -18,6 +18,8 @@ from typing import Any
 from transfers.errors import StoreError
 from transfers.store import StoreURL, postgres_conninfo, store_failure
 
+PAGE_CACHE = 64 << 20  # bytes of SQLite's page cache per connection to a store
+
 
 class Database:
     """One connection to the store's database, used by one thread at a time."""
@@ -34,7 +36,7 @@ class Database:
                 # for the disk (in WAL mode this never corrupts, it may lose the last commits
                 # on power loss); a larger page cache keeps catch-ups fast.
                 self.raw.execute("PRAGMA synchronous = NORMAL")
-                self.raw.execute("PRAGMA cache_size = -65536")
+                self.raw.execute(f"PRAGMA cache_size = -{PAGE_CACHE >> 10}")
             else:
                 import psycopg
 

@@ -38,7 +38,7 @@ from projections.bitemporal import (
     STAGE_DELTA,
     micros,
 )
-from projections.db import Database
+from projections.db import PAGE_CACHE, Database
 from transfers.errors import OUT_OF_MEMORY, StoreError, out_of_memory
 from transfers.memory import collector_paused, memory_available
 from transfers.path import ClientPath, PathState
@@ -663,16 +663,27 @@ class Projector:
             raise
         return head + self.catch_up(progress)
 
-    # Memory a rebuild takes, at the least: each process's own (imported code, the page
-    # cache: 60-150 MB measured) and, per event of the log, its rows and the streams' steps,
-    # all held until they are written (1.5 KB at 1M paths of the benchmark, 1.9 KB at 100k).
-    BYTES_PER_PROCESS, BYTES_PER_EVENT = 50_000_000, 1_500
+    # Memory a rebuild takes, at the least: each process's own (the interpreter, imported
+    # code, working memory), on SQLite its page cache (filled up to its size from a store
+    # file that big), and, per event of the log, its rows and the streams' steps, all held
+    # until they are written. Measured (resident, the two processes together): 90 MB at 1k
+    # paths of the benchmark (estimate 101 MB: the one size it is above), 361 MB at 17k
+    # (97k events; estimate 359 MB: a limit of 300 MB had the system kill the rebuild while
+    # the page cache was not counted), 1.39 GB at 100k (1.05 GB), 8.7 GB at 1M on SQLite
+    # (8.53 GB) and 9 GB on PostgreSQL (8.39 GB).
+    BYTES_PER_PROCESS, BYTES_PER_EVENT = 42_000_000, 1_450
 
     def _check_memory(self, head: int, processes: int) -> None:
         """Refuse, before anything is done, a rebuild in `processes` that cannot fit in the
-        memory left (it would run for minutes and then fail, or take the machine's memory
-        from others)."""
-        need = processes * self.BYTES_PER_PROCESS + head * self.BYTES_PER_EVENT
+        memory left (it would run for minutes and then fail, be killed by the system, or
+        take the machine's memory from others)."""
+        each = self.BYTES_PER_PROCESS
+        if self.db.sqlite:
+            try:
+                each += min(PAGE_CACHE, os.path.getsize(self.db.store.sqlite_path))
+            except OSError:  # (the store is opened: its file is there, unless removed now)
+                each += PAGE_CACHE
+        need = processes * each + head * self.BYTES_PER_EVENT
         together, own = memory_available()
         for have, where in ((together, "this machine has"),
                             (None if own is None else own * processes, "`ulimit -v` leaves")):

@@ -16,7 +16,7 @@ from transfers.memory import memory_available
 # Runs zov's own entry point (its modules, and the store's driver, loaded first) with an
 # address-space limit (what `ulimit -v` sets) of the process's size after its imports plus
 # MARGIN bytes: room for a command's first steps (PostgreSQL's connection pool starts three
-# threads of 8 MB of stack each), less than a rebuild is said to need at the least (50 MB).
+# threads of 8 MB of stack each), less than a rebuild is said to need at the least (42 MB a process).
 UNDER_LIMIT = """
 import os, resource, sys
 import cli.main, cli.reports, projections.readmodels, projections.schema, transfers.app
