@@ -123,7 +123,10 @@ class Report:
         return len({e.line for e in self.errors})
 
     def count(self, status: str, group: str) -> None:
-        self.groups.setdefault(group, Counter())[status] += 1
+        counts = self.groups.get(group)
+        if counts is None:  # (not setdefault: that makes a Counter for every row)
+            counts = self.groups[group] = Counter()
+        counts[status] += 1
         if status == "written":
             self.written += 1
         else:
