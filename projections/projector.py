@@ -666,12 +666,12 @@ class Projector:
     # Memory a rebuild takes, at the least: each process's own (the interpreter, imported
     # code, working memory), on SQLite its page cache (filled up to its size from a store
     # file that big), and, per event of the log, its rows and the streams' steps, all held
-    # until they are written. Measured (resident, the two processes together): 90 MB at 1k
-    # paths of the benchmark (estimate 101 MB: the one size it is above), 361 MB at 17k
-    # (97k events; estimate 359 MB: a limit of 300 MB had the system kill the rebuild while
-    # the page cache was not counted), 1.39 GB at 100k (1.05 GB), 8.7 GB at 1M on SQLite
-    # (8.53 GB) and 9 GB on PostgreSQL (8.39 GB).
-    BYTES_PER_PROCESS, BYTES_PER_EVENT = 42_000_000, 1_450
+    # until they are written. Measured on SQLite (anonymous resident memory, the two
+    # processes together, at their peak): 88 MB at 1k paths of the benchmark (estimate
+    # 99 MB: the one size it is above), 322 MB at 17k (97k events; estimate 315 MB), 1.07 GB
+    # at 100k (0.79 GB), 8.26 GB at 1M (5.95 GB). A limit of 300 MB at 17k had the system
+    # kill the rebuild while the page cache was not counted.
+    BYTES_PER_PROCESS, BYTES_PER_EVENT = 42_000_000, 1_000
 
     def _check_memory(self, head: int, processes: int) -> None:
         """Refuse, before anything is done, a rebuild in `processes` that cannot fit in the

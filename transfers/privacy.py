@@ -234,9 +234,16 @@ class StreamKeys:
             return None
         return json.loads(self._cipher(secret).decrypt(base64.b64decode(data)).decode("utf-8"))
 
+    # Ciphers kept for the streams used last (a stream's events are sealed, and read, one
+    # after the other). Not more: each holds 2.4 KB, and a rebuild opens every stream's
+    # registration once (a million streams: 2.4 GB kept for nothing).
+    CIPHERS_KEPT = 256
+
     def _cipher(self, secret: str) -> Any:
         cipher = self._ciphers.get(secret)
         if cipher is None:
+            if len(self._ciphers) >= self.CIPHERS_KEPT:
+                self._ciphers.clear()
             cipher = self._ciphers[secret] = StreamCipher(secret)
         return cipher
 

@@ -109,3 +109,25 @@ def test_what_the_earlier_ciphers_sealed_still_opens():
     # and a round trip through the new code gives what went in, under a fresh nonce
     again = StreamCipher(OLD_KEY).encrypt(b"x")
     assert again[:12] != sealed[:12] and StreamCipher(OLD_KEY).decrypt(again) == b"x"
+
+
+def test_reading_many_streams_keeps_few_of_their_ciphers(sqlite_url):
+    """Each stream's key makes a cipher of 2.4 KB; a rebuild opens every stream's once, so
+    only the last few are kept (a million streams would otherwise hold 2.4 GB)."""
+    tracker = Tracker.open(sqlite_url)
+    tracker.adopt_plan(None, "built-in", "test")
+    keys = tracker.mapper.keys
+    many = keys.CIPHERS_KEPT + 44
+    with tracker.batch():
+        for i in range(many):
+            tracker.register(f"K-{i:04d}", "MKD", "Stein", "test")
+    tracker.close()
+    tracker = Tracker.open(sqlite_url)  # nothing in memory
+    try:
+        with ReadModels(tracker) as rm:
+            rm.rebuild()  # opens every registration's reference
+            refs = {r.ref for r in queries.paths(rm, D(2023, 6, 30))}
+        assert refs == {f"K-{i:04d}" for i in range(many)}
+        assert 0 < len(tracker.mapper.keys._ciphers) <= keys.CIPHERS_KEPT
+    finally:
+        tracker.close()
