@@ -15,7 +15,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MEASURES = ("projection rebuild", "catch-up of", "zov counts |", "zov counts --by gemeente",
             "zov compliance --no-cases", "zov memo 2023-09", "zov handover (write command)",
-            "zov handover, zov serve running", "bulk import + apply")
+            "zov handover, zov serve running", "bulk import + apply",
+            "bulk, against the events made and saved bare")
 
 
 def test_the_suite_prints_every_measure_next_to_its_baseline(tmp_path):
