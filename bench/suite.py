@@ -279,13 +279,13 @@ def bare_save(kind: str, pg: str, cache: Path, clients: int, build: bool = False
     url = _scratch(kind, pg, cache, "bare")
     app = sheets.BareApplication.open(url)
     gc.collect()
+    def make() -> list:
+        return sheets.bare_aggregates(clients, clients * sheets.STEPS)
+
     with collector_paused():  # as zov's bulk pauses it
-        if not build:
-            aggregates = sheets.bare_aggregates(clients, clients * sheets.STEPS)
+        made = None if build else make()
         started = time.perf_counter()
-        if build:
-            aggregates = sheets.bare_aggregates(clients, clients * sheets.STEPS)
-        app.save(*aggregates)
+        app.save(*(make() if build else made))
         bare = time.perf_counter() - started
     app.close()
     empty(kind, url)

@@ -96,11 +96,10 @@ class ZovGroup(click.Group):
             return super().invoke(ctx)
         except ZovError as exc:
             raise click.ClickException(str(exc)) from None
-        except (MemoryError, RuntimeError, ImportError) as exc:
-            if not out_of_memory(exc):
-                raise
-            raise click.ClickException(OUT_OF_MEMORY) from None
-        except Exception as exc:  # a failing store (damaged, full, locked) is one line too
+        except Exception as exc:  # running out of memory, a failing store (damaged, full,
+            # locked): one line too
+            if out_of_memory(exc):
+                raise click.ClickException(OUT_OF_MEMORY) from None
             from transfers.store import store_failure
 
             failure = store_failure(exc)

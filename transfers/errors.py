@@ -37,9 +37,10 @@ class StoreError(ZovError):
     """The store cannot be opened or used (bad URL, unreachable server, not a zov store)."""
 
 
-# What a command that ran out of memory says (the second process of a rebuild sends it too).
-OUT_OF_MEMORY = ("out of memory: the command stopped and changed nothing; close other programs "
-                 "or run it on a machine with more memory")
+# What a command that ran out of memory says (the second process of a rebuild sends it too),
+# and its advice, which a store's own "out of memory" gets as well.
+MORE_MEMORY = "close other programs or run it on a machine with more memory"
+OUT_OF_MEMORY = f"out of memory: the command stopped and changed nothing; {MORE_MEMORY}"
 
 
 def out_of_memory(exc: BaseException) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from transfers.errors import StoreError
+from transfers.errors import MORE_MEMORY, StoreError
 
 CIPHER_ENV = "ZOV_CIPHER_KEY"  # the store-wide key (see transfers.privacy)
 
@@ -184,7 +184,7 @@ _HINTS = (
                                              "file's and folder's permissions and the disk"),
     (("locked", "lock timeout"), "another process kept the store busy; run it again, or "
                                  "raise ZOV_LOCK_TIMEOUT (seconds)"),
-    (("out of memory",), "close other programs or run it on a machine with more memory"),
+    (("out of memory",), MORE_MEMORY),
 )
 
 
