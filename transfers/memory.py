@@ -13,8 +13,8 @@ from contextlib import contextmanager
 def collector_paused() -> Iterator[None]:
     """Bulk runs (import, apply, projection rebuilds) keep millions of small objects alive
     until one write at the end and make none of them cyclic; full collections would only walk
-    them again and again (a third of the run on 500,000 events). Callers that leave garbage
-    behind per row collect the young generations themselves (`gc.collect(1)`)."""
+    them again and again (a third of the run on 500,000 events). Code run with it paused must
+    leave no cyclic garbage behind per row or event: nothing would free it until the end."""
     enabled = gc.isenabled()
     gc.disable()
     try:
