@@ -653,7 +653,7 @@ class Projector:
                         create_indexes(cursor, db.kind, READ_MODELS)
                     if not few or db.kind == "sqlite":
                         analyze(cursor, db.kind, READ_MODELS)
-                    add_missing_columns(cursor, db.kind)
+                    add_missing_columns(cursor)
                     self._set_position(cursor, head, sink)
                 # Let go of what is left while the garbage collector is still off: switched
                 # back on, it would first walk through every object.

@@ -158,15 +158,11 @@ def analyze(cursor: Any, kind: str, tables) -> None:
         cursor.execute(f"ANALYZE {table.name}")
 
 
-def add_missing_columns(cursor: Any, kind: str) -> None:
+def add_missing_columns(cursor: Any) -> None:
     """Columns later versions added to the position row (kept across rebuilds: it holds the
     position that tells a rebuild is due)."""
-    if kind == "sqlite":
-        cursor.execute(f"SELECT name FROM pragma_table_info('{POSITION}')")
-    else:
-        cursor.execute("SELECT column_name FROM information_schema.columns WHERE "
-                       "table_schema = current_schema() AND table_name = %s", (POSITION,))
-    present = {row[0] for row in cursor.fetchall()}
+    cursor.execute(f"SELECT * FROM {POSITION} LIMIT 0")  # (information_schema: 5 ms)
+    present = {column[0] for column in cursor.description}
     if "latest" not in present:
         cursor.execute(f"ALTER TABLE {POSITION} ADD COLUMN latest BIGINT NOT NULL DEFAULT 0")
     for name in ("plan_text", "plan_source"):

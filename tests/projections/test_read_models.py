@@ -473,11 +473,15 @@ def test_read_models_of_an_earlier_version_without_the_kept_time_are_rebuilt(tra
     a_full_path(tracker)
     rm = open_rm()
     with rm.db.transaction(write=True) as cursor:  # as projection version 4 left them
-        cursor.execute("ALTER TABLE zov_projection_position DROP COLUMN latest")
+        for column in ("latest", "plan_text", "plan_source"):
+            cursor.execute(f"ALTER TABLE zov_projection_position DROP COLUMN {column}")
         cursor.execute("UPDATE zov_projection_position SET version = 4")
     again = open_rm()
     assert not again.status().needs_rebuild
     assert queries.last_recorded(again) == _latest_by_scan(again) is not None
+    with again.db.transaction() as cursor:
+        cursor.execute("SELECT plan_text, plan_source FROM zov_projection_position")
+        assert cursor.fetchall()
 
 
 def test_a_rebuild_folds_alone_when_no_second_process_can_be_started(tracker, open_rm,
