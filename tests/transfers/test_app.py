@@ -154,3 +154,23 @@ def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path):
 def test_bad_store_urls_are_refused_clearly(url, message):
     with pytest.raises(StoreError, match=message):
         Tracker.open(url).plan_record()
+
+
+def test_a_save_records_every_pending_event_of_its_aggregates_in_order(tracker):
+    # Tracker.save collects the events itself (not through eventsourcing's collect_events):
+    # what it records and returns must be what the library's save records and returns.
+    first = tracker.register("C-1", "MKD", "Stein", "anna")
+    head = tracker.recorder.max_notification_id()
+    with tracker.batch():
+        tracker.triage("C-1", Outcome.TRANSFER, "anna", on=D(2023, 5, 2))
+        tracker.assign("C-1", "kvd", "anna", on=D(2023, 6, 1))
+        second = tracker.register("C-2", "DB Xtra", "Beek", "anna")
+        tracker.triage("C-2", Outcome.CONTINUE, "anna", on=D(2023, 5, 3))
+    stored = tracker.recorder.select_notifications(head + 1, 10)
+    assert [(n.originator_id, n.originator_version) for n in stored] == [
+        (first.id, 2), (first.id, 3), (second.id, 1), (second.id, 2)]
+    paths = [tracker.path("C-1"), tracker.path("C-2")]
+    assert [p.stage for p in paths] == [Stage.ASSIGNED, Stage.TRIAGED]
+    assert not any(p.pending_events for p in paths)
+    assert tracker.save(*paths) == []  # nothing pending: nothing recorded
+    assert tracker.recorder.max_notification_id() == head + 4
