@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from transfers.errors import InvalidValue, StoreError, ZovError
@@ -643,14 +643,6 @@ class _EventApply(_Import):
         self.streams = _Streams(tracker, sheet, rebuild=True)
         self.codes: dict[str, list[str]] = {}  # ref -> the hulpvormen it has paths for
         self.loaded: dict[tuple[str, str], Any] = {}  # streams this run holds in its batch
-        self.handlers: dict[str, Callable[[_Cells, str], tuple[str, str]]] = {
-            "triage": self._triage, "assign": self._assign,
-            "plan-handover": self._plan_handover, "handover": self._handover,
-            "close": self._close, "amend": self._amend, "correct": self._correct,
-            "place-decide": self._place_decide, "place-keep": self._place_keep,
-            "place-transfer": self._place_transfer, "place-occupy": self._place_occupy,
-            "place-vacate": self._place_vacate, "place-correct": self._place_correct,
-        }
 
     def row(self, row: Row) -> tuple[str, str]:
         c = _Cells(row)
@@ -658,7 +650,7 @@ class _EventApply(_Import):
         by = self.recorder(c)
         if name is None:
             c.check()
-        return self.handlers[name](c, by)
+        return self.HANDLERS[name](self, c, by)
 
     # -- finding the stream -----------------------------------------------------------------
 
@@ -890,6 +882,17 @@ class _EventApply(_Import):
             return self._unchanged(place)
         return self._write(c, place, lambda: self.tracker.correct_place(
             place.place, version, reason, by, note=note))
+
+    # Plain functions, not bound methods: a dict of this run's own bound methods would tie
+    # it in a cycle, and with it every stream it loaded (freed only by a full collection of
+    # everything, seconds after a big sheet).
+    HANDLERS: ClassVar[dict[str, Callable[..., tuple[str, str]]]] = {
+        "triage": _triage, "assign": _assign, "plan-handover": _plan_handover,
+        "handover": _handover, "close": _close, "amend": _amend, "correct": _correct,
+        "place-decide": _place_decide, "place-keep": _place_keep,
+        "place-transfer": _place_transfer, "place-occupy": _place_occupy,
+        "place-vacate": _place_vacate, "place-correct": _place_correct,
+    }
 
 
 def _voided(stream: Stream, version: int, reason: str) -> bool:

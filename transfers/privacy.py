@@ -255,6 +255,11 @@ class StreamKeys:
         of their key, in one transaction."""
         fresh = {_hex(s) for s in renew}
         ids = [_hex(s) for s in streams] + sorted(fresh)
+        if not ids:
+            return
+        # The table first: loading from a missing one fails (caught), and that failure's
+        # traceback would hold the whole save until a full collection.
+        self.create_table()
         self.load([s for s in ids if s not in self._secrets])
         rows = []
         for sid in dict.fromkeys(ids):
