@@ -178,8 +178,8 @@ def _run(tracker: Any, sheet: Sheet, report: Report, handle: Callable[[Row], tup
     tracker.remember_plan_lookups()
     try:
         # Rows register a stream only after asking _Streams whether it exists. No row leaves
-        # cyclic garbage, written, unchanged or refused (tests/transfers/test_bulk_rows.py),
-        # so the collector stays paused until the end.
+        # cyclic garbage, written, unchanged or refused, nor does the run at its end
+        # (tests/transfers/test_bulk_rows.py), so the collector stays paused throughout.
         with collector_paused(), tracker.batch(creations_checked=True):
             for row in sheet.rows():
                 report.rows += 1
