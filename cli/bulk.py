@@ -41,12 +41,15 @@ class _Bar:
     def __init__(self, sheet: Any) -> None:
         self.bar: Any = None
         self.shown = 0
-        if (sheet.total_lines or 0) > PROGRESS_FROM:
-            self.bar = click.progressbar(length=sheet.total_lines, label=f"reading {sheet.name}",
-                                         file=sys.stderr)
-            self.bar.__enter__()
+        self.sheet = sheet if (sheet.total_lines or 0) > PROGRESS_FROM else None
 
     def advance(self, line: int) -> None:
+        if self.sheet is not None:  # shown from the first line taken in: a file refused
+            # before that (too big for the memory left) gets its one line and no bar
+            self.bar = click.progressbar(length=self.sheet.total_lines,
+                                         label=f"reading {self.sheet.name}", file=sys.stderr)
+            self.bar.__enter__()
+            self.sheet = None
         if self.bar is not None and line - self.shown >= self.STEP:
             self.bar.update(line - self.shown)
             self.shown = line

@@ -40,7 +40,7 @@ from projections.bitemporal import (
 )
 from projections.db import PAGE_CACHE, Database
 from transfers.errors import OUT_OF_MEMORY, StoreError, out_of_memory
-from transfers.memory import collector_paused, memory_available
+from transfers.memory import collector_paused, shortfall, size_text
 from transfers.path import ClientPath, PathState
 from transfers.place import LeefhuisPlace, PlaceState
 from transfers.privacy import PLACEHOLDER, SEALED, protect_ref, reveal_ref
@@ -684,14 +684,12 @@ class Projector:
             except OSError:  # (the store is opened: its file is there, unless removed now)
                 each += PAGE_CACHE
         need = processes * each + head * self.BYTES_PER_EVENT
-        together, own = memory_available()
-        for have, where in ((together, "this machine has"),
-                            (None if own is None else own * processes, "`ulimit -v` leaves")):
-            if have is not None and need > have:
-                raise StoreError(
-                    f"rebuilding the read models from {head:,} events needs at least "
-                    f"{_size(need)} of memory and {where} {_size(have)} free: close other "
-                    "programs or rebuild on a machine with more memory (nothing was changed)")
+        short = shortfall(need, processes)
+        if short:
+            raise StoreError(
+                f"rebuilding the read models from {head:,} events needs at least "
+                f"{size_text(need)} of memory and {short}: close other programs or rebuild "
+                "on a machine with more memory (nothing was changed)")
 
     def _in_two(self, head: int) -> bool:
         """Whether a rebuild up to `head` folds in two processes: on a machine that can fork,
@@ -1006,10 +1004,6 @@ def remove_stale_side_files(store: Any) -> None:
                 path.unlink(missing_ok=True)
             except OSError:  # another user's, in a shared folder: theirs to clean up
                 pass
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
 
 
 def _end_with(first: int) -> None:

@@ -36,6 +36,22 @@ def memory_available() -> tuple[int | None, int | None]:
     return together, _address_space_headroom()
 
 
+def shortfall(need: int, processes: int = 1) -> str | None:
+    """Why `need` bytes, taken by `processes` processes together, are not to be had ("this
+    machine has 300 MB free", "`ulimit -v` leaves 90 MB free"); None if they are, as far as
+    Linux tells."""
+    together, own = memory_available()
+    for have, where in ((together, "this machine has"),
+                        (None if own is None else own * processes, "`ulimit -v` leaves")):
+        if have is not None and need > have:
+            return f"{where} {size_text(have)} free"
+    return None
+
+
+def size_text(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
 def _read(path: str) -> str | None:
     try:
         with open(path, encoding="ascii") as file:

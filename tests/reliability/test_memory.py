@@ -1,5 +1,6 @@
-"""A rebuild that cannot fit in the memory left is refused before anything is done, in one
-line; what memory is left is read from the machine itself (/proc, cgroups, `ulimit -v`)."""
+"""A rebuild or an import file that cannot fit in the memory left is refused before anything
+is done, in one line; what memory is left is read from the machine itself (/proc, cgroups,
+`ulimit -v`)."""
 
 from __future__ import annotations
 
@@ -78,6 +79,31 @@ def test_a_rebuild_that_cannot_fit_is_refused_before_anything_is_done(store_url)
                                "least "), lines[0]
     assert "`ulimit -v` leaves" in lines[0] and "nothing was changed" in lines[0]
     assert zov(store_url, "projections", "status").stdout == before
+
+
+def test_a_file_that_cannot_fit_is_refused_before_any_line_is_taken_in(store_url, tmp_path):
+    tracker = Tracker.open(store_url)
+    tracker.adopt_plan(None, "built-in", "tester")
+    tracker.close()
+    overview = tmp_path / "clients.csv"
+    with open(overview, "w", encoding="utf-8") as f:  # 100,000 lines: at least 150 MB
+        f.write("referentie;hulpvorm;gemeente;arrangement;einddatum_arrangement\n")
+        f.writelines(f"T-{i:05d};MKD;Stein;MKD;31-12-2023\n" for i in range(100_000))
+
+    # (room for the file's text and, on PostgreSQL, the connection pool's threads)
+    result = zov_under_limit(store_url, "import", "clients", str(overview), margin=2 * MARGIN)
+
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: clients.csv: its 100,00"), lines[0]
+    assert "lines need at least 150 MB of memory and `ulimit -v` leaves" in lines[0]
+    assert lines[0].endswith("split the file and take in the parts one after the other "
+                             "(nothing was written)"), lines[0]
+    shown = subprocess.run([str(Path(sys.executable).with_name("zov")), "show", "T-00000"],
+                           env={**os.environ, "ZOV_DB": store_url}, capture_output=True,
+                           text=True)
+    assert shown.returncode == 1 and "no client path 'T-00000'" in shown.stderr
 
 
 def test_with_room_to_spare_the_same_limit_lets_a_command_run(store_url):
