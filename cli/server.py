@@ -13,7 +13,8 @@ from cli.main import cli
 IDLE_MAX = 10_000_000  # minutes (19 years): a socket's wait cannot be much longer
 
 
-def _not_nan(minutes: float | None) -> float | None:
+def _not_nan(_ctx: click.Context, _param: click.Parameter, minutes: float | None
+             ) -> float | None:
     """NaN passes every range check (it compares false with everything): refused here."""
     if minutes is not None and math.isnan(minutes):
         raise click.BadParameter("NaN is not a number of minutes; give one above 0, e.g. 480")
@@ -25,7 +26,7 @@ def _not_nan(minutes: float | None) -> float | None:
               help="where to listen [default: $ZOV_SOCKET, else a socket in "
                    "$XDG_RUNTIME_DIR/zov-UID or /tmp/zov-UID]")
 @click.option("--idle", type=click.FloatRange(min=0, max=IDLE_MAX, min_open=True),
-              callback=lambda _ctx, _param, minutes: _not_nan(minutes), metavar="MINUTES",
+              callback=_not_nan, metavar="MINUTES",
               help="stop after this many minutes without a command [default: never]")
 def serve(path: str | None, idle: float | None) -> None:
     """Keep zov loaded, so that each command starts in a few milliseconds.
