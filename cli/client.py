@@ -1,21 +1,27 @@
-"""The `zov` entry point: a command goes to a running `zov serve` if there is one, else runs here.
+"""The `zov` entry point: a command goes to a running `zov serve`, else runs here.
 
 `zov serve` (cli/forkserver.py) has loaded zov, eventsourcing, psycopg and click once, and forks a
 fresh process for every command it is sent, with this process's arguments, environment,
 working folder, umask and standard streams. Here only what Python loads anyway is imported,
 so a command that goes there does not pay for those imports. `ZOV_SERVER` says whether to try:
-`auto` (the default: when a server answers), `off` (never) or `only` (fail if none answers).
-A command that the server did not start runs here: it is never run twice. Without a server
-this costs one `stat` of the socket's path.
+`auto` (the default: use the server; when none listens, run here, then start one in the
+background for the commands after this one), `use` (use one that runs, never start one), `off`
+(never) or `only` (fail if none answers). A command that the server did not start runs here:
+it is never run twice. With a server this costs one `stat` and a socket; without one, a
+`stat`, and in `auto`, once the command is done, the start of one (a few system calls; the
+server loads itself in its own process).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
-MODES = ("auto", "off", "only")
+MODES = ("auto", "use", "off", "only")
 INSTALL = (sys.prefix, __file__)  # which Python environment, which copy of zov
+AUTO_IDLE = 60  # minutes a server started by `zov` itself waits for a command, then stops
+START_WAIT = 60  # seconds a start under way keeps other commands from starting another
 
 
 def socket_path() -> str:
@@ -29,12 +35,37 @@ def socket_path() -> str:
                         f"serve-{install.st_dev:x}-{install.st_ino:x}.sock")
 
 
-def peer_uid(conn) -> int:
-    """The user id of the process at the other end of a Unix socket."""
+def starting(path: str) -> str:
+    """The marker of a server being started for `path`; the server removes it once it listens."""
+    return path + ".starting"
+
+
+def peer(conn) -> tuple[int, int]:
+    """The process id and user id of the process at the other end of a Unix socket."""
     import socket
 
     creds = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12)  # pid, uid, gid
-    return int.from_bytes(creds[4:8], sys.byteorder)
+    return (int.from_bytes(creds[0:4], sys.byteorder),
+            int.from_bytes(creds[4:8], sys.byteorder))
+
+
+def connect(path: str):
+    """A connection to whatever listens on `path`; None if nothing does (no socket there, or
+    one left by a server that was killed)."""
+    import socket
+
+    if not hasattr(socket, "SO_PEERCRED"):
+        return None
+    try:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    except OSError:
+        return None
+    try:
+        conn.connect(path)
+    except OSError:
+        conn.close()
+        return None
+    return conn
 
 
 def request() -> bytes:
@@ -47,21 +78,14 @@ def request() -> bytes:
                           "umask": umask, "install": INSTALL})
 
 
-def through_server(path: str) -> int | None:
-    """The exit code of the command run by the server at `path`; None if it did not start it."""
+def through_server(conn) -> int | None:
+    """The exit code of the command run by the server on `conn`; None if it did not start it."""
     import signal
     import socket
 
-    if not hasattr(socket, "SO_PEERCRED"):
-        return None
-    try:
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    except OSError:
-        return None
     with conn:
         try:
-            conn.connect(path)
-            if peer_uid(conn) != os.getuid():  # someone else's socket: tell it nothing
+            if peer(conn)[1] != os.getuid():  # someone else's socket: tell it nothing
                 return None
             payload = request()
             socket.send_fds(conn, [len(payload).to_bytes(4, "big")], [0, 1, 2])
@@ -106,22 +130,65 @@ def _lines(conn):
         buffer += chunk
 
 
+def start_server(path: str) -> None:
+    """Start `zov serve --socket PATH --idle AUTO_IDLE` in the background, for the commands
+    after this one, unless one is being started already (`starting`). It loads everything
+    before it listens, so commands that come meanwhile run by themselves. It runs in a session
+    of its own, on no terminal, in the folder `/`, without this command's ZOV_ settings (it
+    needs no store, and holds none of the command's secrets). What stands in its way is left
+    unsaid here, where the command's own output matters: `zov serve` by hand says it."""
+    if not sys.platform.startswith("linux"):
+        return
+    path = os.path.abspath(path)
+    folder = os.path.dirname(path)
+    marker = starting(path)
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+        info = os.stat(folder)
+        if info.st_uid != os.getuid() or info.st_mode & 0o022:
+            return  # `zov serve` refuses a folder that others may write to
+        try:
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            if os.stat(marker).st_mtime > time.time() - START_WAIT:
+                return  # under way
+            os.utime(marker)  # a start that never came to listen: try again
+        env = {name: value for name, value in os.environ.items()
+               if not name.startswith("ZOV_")}
+        command = [sys.executable, "-P", "-c",  # in "/": it keeps no folder of yours busy
+                   "import os; os.chdir('/'); from cli.client import main; main()",
+                   "serve", "--socket", path, "--idle", str(AUTO_IDLE)]
+        os.posix_spawn(sys.executable, command, env, setsid=True, file_actions=[
+            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDWR, 0),
+            (os.POSIX_SPAWN_DUP2, 0, 1), (os.POSIX_SPAWN_DUP2, 0, 2)])
+    except OSError:
+        return
+
+
 def main() -> None:
     """Console-script entry point."""
     mode = os.environ.get("ZOV_SERVER", "").strip().lower() or "auto"
     if mode not in MODES:
-        print(f"zov: ZOV_SERVER is '{mode}'; set it to auto, off or only (or unset it)",
+        print(f"zov: ZOV_SERVER is '{mode}'; set it to auto, use, off or only (or unset it)",
               file=sys.stderr)
         sys.exit(2)
+    start = None
     if mode != "off" and "serve" not in sys.argv[1:]:  # a server is never started by one
         path = socket_path()
-        code = through_server(path) if os.path.exists(path) else None
+        conn = connect(path) if os.path.exists(path) else None
+        code = through_server(conn) if conn else None
         if code is not None:
             sys.exit(code)
         if mode == "only":
             print(f"zov: no `zov serve` answers on {path}: start one with `zov serve`, or "
                   "unset ZOV_SERVER to run commands without it", file=sys.stderr)
             sys.exit(1)
+        if mode == "auto" and conn is None:
+            start = path
     from cli.main import main as run_here
 
-    run_here()
+    try:
+        run_here()
+    finally:
+        if start:  # once the command is done: its loading would slow this one down
+            start_server(start)

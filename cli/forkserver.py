@@ -31,7 +31,7 @@ from importlib import import_module
 
 import click
 
-from cli.client import INSTALL, peer_uid
+from cli.client import INSTALL, connect, peer, starting
 from cli.main import cli
 
 MAX_PATH = 107  # bytes of a Unix socket's path (Linux)
@@ -52,12 +52,43 @@ def serve_forever(path: str, idle: float | None) -> None:
     if not hasattr(os, "fork") or not hasattr(socket, "SO_PEERCRED"):
         raise click.ClickException("zov serve needs Linux (fork and Unix socket credentials); "
                                    "run commands without it")
+    _load()  # before listening: a command that came now would wait longer than it runs alone
     listener = _listen(path)
+    _unlink(starting(path))
     try:
         Server(listener, path).run(idle)
     finally:
         listener.close()
         _unlink(path)
+
+
+def stop(path: str) -> None:
+    """Stop the server listening on `path`, and wait until it has; say what was done."""
+    conn = connect(path)
+    if conn is None:
+        click.echo(f"zov serve: no server listens on {path}; nothing to stop", err=True)
+        return
+    with conn:  # closed unused: the server takes it for a client that went away
+        pid, uid = peer(conn)
+    if uid != os.getuid():
+        raise click.ClickException(f"the server on {path} is another user's; only they can "
+                                   "stop it")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _running(pid):
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"the server on {path} (process {pid}) did not stop "
+                                       f"within 30 s; end it with `kill -9 {pid}`")
+        time.sleep(0.02)
+    click.echo(f"zov serve: stopped the server on {path} (process {pid})", err=True)
+
+
+def _load() -> None:
+    """Import everything a command may import, once."""
+    for name in PRELOAD:
+        import_module(name)
+    if threading.active_count() != 1:  # forking a process with threads is not safe
+        raise click.ClickException("zov serve: a thread started while loading; cannot fork")
 
 
 def _listen(path: str) -> socket.socket:
@@ -98,6 +129,15 @@ def _listen(path: str) -> socket.socket:
     return listener
 
 
+def _running(pid: int) -> bool:
+    """Whether process `pid` is still running (not ended, nor ended and not yet reaped)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat_file:
+            return stat_file.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def _unlink(path: str) -> None:
     try:
         os.unlink(path)
@@ -113,10 +153,6 @@ class Server:
         self.path = path
 
     def run(self, idle: float | None) -> None:
-        for name in PRELOAD:
-            import_module(name)
-        if threading.active_count() != 1:  # forking a process with threads is not safe
-            raise click.ClickException("zov serve: a thread started while loading; cannot fork")
         self.files = _loaded_files()
         signal.signal(signal.SIGCHLD, _reap)
         self.listener.settimeout(idle * 60 if idle else None)
@@ -144,7 +180,7 @@ class Server:
         fds: list[int] = []
         try:
             conn.settimeout(5)
-            if peer_uid(conn) != os.getuid():
+            if peer(conn)[1] != os.getuid():
                 return True
             head, fds, _, _ = socket.recv_fds(conn, 4, 3)
             size = int.from_bytes(head, "big") if len(head) == 4 else 0

@@ -28,19 +28,26 @@ def _not_nan(_ctx: click.Context, _param: click.Parameter, minutes: float | None
 @click.option("--idle", type=click.FloatRange(min=0, max=IDLE_MAX, min_open=True),
               callback=_not_nan, metavar="MINUTES",
               help="stop after this many minutes without a command [default: never]")
-def serve(path: str | None, idle: float | None) -> None:
+@click.option("--stop", is_flag=True, help="stop the server listening on the socket, and exit")
+def serve(path: str | None, idle: float | None, stop: bool) -> None:
     """Keep zov loaded, so that each command starts in a few milliseconds.
 
     Every `zov` command of yours (with the same installation) then runs in a fresh process
-    forked from this one, with your arguments, environment, folder and terminal; without a
-    server, commands run as before. Stop it with Ctrl-C or `kill`; it also stops when zov
-    is upgraded. ZOV_SERVER=off makes `zov` ignore it, ZOV_SERVER=only makes `zov` fail
-    without it.
+    forked from this one, with your arguments, environment, folder and terminal. When none
+    runs, `zov` starts one by itself (in the background, stopping after 60 minutes without
+    a command); start one by hand to choose its socket or idle time. It stops with Ctrl-C,
+    `kill` or `zov serve --stop`, and when zov is upgraded. ZOV_SERVER=use makes `zov` use
+    a running server but never start one, ZOV_SERVER=off makes `zov` ignore it,
+    ZOV_SERVER=only makes `zov` fail without it.
 
     \b
     Example:
       zov serve --idle 480 2>/dev/null &
+      zov serve --stop
     """
-    from cli.forkserver import serve_forever
+    from cli import forkserver
 
-    serve_forever(path or socket_path(), idle)
+    if stop:
+        forkserver.stop(path or socket_path())
+    else:
+        forkserver.serve_forever(path or socket_path(), idle)

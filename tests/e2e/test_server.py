@@ -1,5 +1,6 @@
 """`zov serve`: commands run through a resident server do what they do without one."""
 
+import base64
 import json
 import os
 import select
@@ -239,9 +240,9 @@ def test_a_socket_left_by_a_killed_server_is_no_obstacle(folder, tmp_path, sqlit
     killed.process.kill()
     killed.process.wait(timeout=30)
     assert socket.exists()
-    auto = subprocess.run([str(ZOV), "init"], env={**env, "ZOV_SERVER": "auto"},
+    used = subprocess.run([str(ZOV), "init"], env={**env, "ZOV_SERVER": "use"},
                           capture_output=True, text=True, timeout=60)
-    assert auto.returncode == 0, auto.stderr
+    assert used.returncode == 0, used.stderr
     server = Server(socket, env, [str(ZOV)])  # takes the place of the dead one
     second = subprocess.run([str(ZOV), "serve", "--socket", str(socket)], env=env,
                             capture_output=True, text=True, timeout=60)
@@ -304,7 +305,7 @@ def test_a_mistaken_zov_server_setting_is_one_line(tmp_path):
     done = subprocess.run([str(ZOV), "info"], env={**os.environ, "ZOV_SERVER": "always"},
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.count("\n") == 1
-    assert "set it to auto, off or only" in done.stderr
+    assert "set it to auto, use, off or only" in done.stderr
 
 
 @pytest.mark.parametrize("idle, message", [("NaN", "NaN is not a number of minutes"),
@@ -318,3 +319,120 @@ def test_an_idle_time_that_is_no_wait_is_refused_before_listening(folder, tmp_pa
                           text=True, timeout=60)
     assert done.returncode == 2 and message in done.stderr, done.stderr
     assert "Traceback" not in done.stderr and not socket.exists()
+
+
+# -- the server `zov` starts by itself (ZOV_SERVER=auto, the default outside the tests) ------
+
+
+def servers_on(socket: Path) -> list[int]:
+    """The processes of `zov serve` on this socket, however started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue
+        if b"serve" in argv and os.fsencode(socket) in argv and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+def wait_for(check, seconds: float = 30):
+    deadline = time.monotonic() + seconds
+    while not (found := check()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
+@pytest.fixture
+def auto(folder, tmp_path, sqlite_url):
+    """(socket, run): run(*args, mode="auto") runs `zov ARGS` as a caseworker's shell would,
+    with a secret and a store of its own; every server on the socket is killed afterwards."""
+    socket = folder / "zov.sock"
+    env = {**os.environ, "HOME": str(tmp_path), "ZOV_SOCKET": str(socket),
+           "ZOV_DB": sqlite_url, "ZOV_ACTOR": "e2e",
+           "ZOV_CIPHER_KEY": base64.b64encode(os.urandom(32)).decode()}  # not the server's
+
+    def run(*args: str, mode: str = "auto") -> subprocess.CompletedProcess:
+        return subprocess.run([str(ZOV), *args], env={**env, "ZOV_SERVER": mode},
+                              capture_output=True, text=True, timeout=60)
+
+    yield socket, run
+    for pid in servers_on(socket):
+        os.kill(pid, signal.SIGKILL)
+
+
+def test_without_a_server_the_first_command_runs_itself_and_starts_one_for_the_next(auto):
+    socket, zov = auto
+    first = zov("init", mode="off")
+    assert first.returncode == 0 and not servers_on(socket)  # off: none started
+    used = zov("info", mode="use")
+    assert used.returncode == 0 and not servers_on(socket)  # use: none started either
+    done = zov("info")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == used.stdout and done.stderr == ""
+    [pid] = servers_on(socket)  # started, in the background, before the command ended
+    proc = Path(f"/proc/{pid}")
+    assert (proc / "cmdline").read_bytes().split(b"\0")[-3:-1] == [b"--idle", b"60"]
+    assert os.getsid(pid) == pid  # a session of its own: no terminal's Ctrl-C or hang-up
+    assert os.readlink(proc / "cwd") == "/"
+    assert {os.readlink(proc / "fd" / str(fd)) for fd in (0, 1, 2)} == {os.devnull}
+    environ = (proc / "environ").read_bytes().split(b"\0")
+    assert not [v for v in environ if v.startswith(b"ZOV_")]  # no store, no secret
+    assert wait_for(socket.exists)
+    assert not Path(f"{socket}.starting").exists()  # removed once it listened
+    served = zov("info", mode="only")
+    assert served.returncode == 0, served.stderr
+    assert served.stdout == used.stdout
+    assert servers_on(socket) == [pid]  # the next commands use it, start no other
+    stopped = zov("serve", "--stop")
+    assert stopped.returncode == 0
+    assert stopped.stderr == f"zov serve: stopped the server on {socket} (process {pid})\n"
+    assert not socket.exists() and not servers_on(socket)
+    again = zov("serve", "--stop")
+    assert again.returncode == 0 and "no server listens" in again.stderr
+    assert again.stderr.count("\n") == 1
+
+
+def test_one_start_at_a_time_and_one_that_never_listened_is_tried_again(auto):
+    socket, zov = auto
+    marker = Path(f"{socket}.starting")
+    marker.touch()  # another command's start, under way
+    done = zov("init")
+    assert done.returncode == 0, done.stderr
+    assert not servers_on(socket) and marker.exists()
+    long_ago = time.time() - 120  # a start that never came to listen
+    os.utime(marker, (long_ago, long_ago))
+    done = zov("info")
+    assert done.returncode == 0, done.stderr
+    assert len(servers_on(socket)) == 1
+    assert wait_for(lambda: not marker.exists())
+
+
+def test_a_socket_left_by_a_killed_server_is_replaced_by_the_next_command(auto):
+    socket, zov = auto
+    assert zov("init").returncode == 0
+    [killed] = wait_for(lambda: servers_on(socket) if socket.exists() else [])
+    assert zov("info", mode="only").returncode == 0
+    os.kill(killed, signal.SIGKILL)
+    assert wait_for(lambda: not servers_on(socket))
+    assert socket.exists()  # left behind
+    assert zov("info").returncode == 0  # nothing answers: runs itself, starts another
+    [started] = servers_on(socket)
+    assert started != killed
+    assert wait_for(lambda: zov("info", mode="only").returncode == 0)
+
+
+def test_a_folder_others_may_write_to_gets_no_server_and_commands_still_run(tmp_path,
+                                                                             sqlite_url):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    socket = shared / "zov.sock"
+    env = {**os.environ, "HOME": str(tmp_path), "ZOV_SOCKET": str(socket),
+           "ZOV_DB": sqlite_url, "ZOV_SERVER": "auto"}
+    done = subprocess.run([str(ZOV), "init"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "" and not servers_on(socket) and list(shared.iterdir()) == []
