@@ -73,7 +73,10 @@ def stop(path: str) -> None:
     if uid != os.getuid():
         raise click.ClickException(f"the server on {path} is another user's; only they can "
                                    "stop it")
-    os.kill(pid, signal.SIGTERM)
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:  # it ended meanwhile
+        pass
     deadline = time.monotonic() + 30
     while _running(pid):
         if time.monotonic() > deadline:

@@ -376,12 +376,12 @@ def test_without_a_server_the_first_command_runs_itself_and_starts_one_for_the_n
     proc = Path(f"/proc/{pid}")
     assert (proc / "cmdline").read_bytes().split(b"\0")[-3:-1] == [b"--idle", b"60"]
     assert os.getsid(pid) == pid  # a session of its own: no terminal's Ctrl-C or hang-up
-    assert os.readlink(proc / "cwd") == "/"
     assert {os.readlink(proc / "fd" / str(fd)) for fd in (0, 1, 2)} == {os.devnull}
     environ = (proc / "environ").read_bytes().split(b"\0")
     assert not [v for v in environ if v.startswith(b"ZOV_")]  # no store, no secret
     assert wait_for(socket.exists)
     assert not Path(f"{socket}.starting").exists()  # removed once it listened
+    assert os.readlink(proc / "cwd") == "/"  # (changed to as it started, before it listened)
     served = zov("info", mode="only")
     assert served.returncode == 0, served.stderr
     assert served.stdout == used.stdout
