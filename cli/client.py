@@ -153,6 +153,13 @@ def start_server(path: str) -> None:
             if os.stat(marker).st_mtime > time.time() - START_WAIT:
                 return  # under way
             os.utime(marker)  # a start that never came to listen: try again
+        # A start this command did not see may have come to listen while it ran (its marker
+        # is removed only then, so with ours made, a server that listens is seen here).
+        conn = connect(path) if os.path.exists(path) else None
+        if conn is not None:
+            conn.close()
+            os.unlink(marker)
+            return
         env = {name: value for name, value in os.environ.items()
                if not name.startswith("ZOV_")}
         command = [sys.executable, "-P", "-c",  # in "/": it keeps no folder of yours busy

@@ -410,6 +410,25 @@ def test_one_start_at_a_time_and_one_that_never_listened_is_tried_again(auto):
     assert wait_for(lambda: not marker.exists())
 
 
+def test_a_command_that_finds_a_server_listening_when_it_is_done_starts_none(auto, folder,
+                                                                              tmp_path):
+    # The race of commands run one after the other while the first server loads: one that
+    # found none when it began, and ends after that server has come to listen.
+    from cli.client import start_server
+
+    socket, zov = auto
+    server = Server(socket, {**os.environ, "HOME": str(tmp_path)}, [str(ZOV)])
+    start_server(str(socket))  # what that command does when it is done
+    time.sleep(0.2)  # (a process just started shows its command line only a moment later)
+    assert servers_on(socket) == [server.process.pid]
+    assert not Path(f"{socket}.starting").exists()
+    assert zov("init").returncode == 0 and servers_on(socket) == [server.process.pid]
+    assert server.stop()[0] == 0
+    start_server(str(socket))  # and with none there, it starts one
+    [started] = wait_for(lambda: servers_on(socket))
+    assert started != server.process.pid
+
+
 def test_a_socket_left_by_a_killed_server_is_replaced_by_the_next_command(auto):
     socket, zov = auto
     assert zov("init").returncode == 0
