@@ -49,9 +49,19 @@ def peer(conn) -> tuple[int, int]:
             int.from_bytes(creds[4:8], sys.byteorder))
 
 
+def private_folder(folder: str) -> bool:
+    """Whether `folder`, made (mode 700) if missing, is this user's and writable by them
+    alone: a server listens in no other. OSError if it cannot be made."""
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    info = os.stat(folder)
+    return info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
 def connect(path: str):
     """A connection to whatever listens on `path`; None if nothing does (no socket there, or
     one left by a server that was killed)."""
+    if not os.path.exists(path):
+        return None  # (without importing socket)
     import socket
 
     if not hasattr(socket, "SO_PEERCRED"):
@@ -140,13 +150,10 @@ def start_server(path: str) -> None:
     if not sys.platform.startswith("linux"):
         return
     path = os.path.abspath(path)
-    folder = os.path.dirname(path)
     marker = starting(path)
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        info = os.stat(folder)
-        if info.st_uid != os.getuid() or info.st_mode & 0o022:
-            return  # `zov serve` refuses a folder that others may write to
+        if not private_folder(os.path.dirname(path)):
+            return  # `zov serve` refuses it
         try:
             os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
@@ -155,7 +162,7 @@ def start_server(path: str) -> None:
             os.utime(marker)  # a start that never came to listen: try again
         # A start this command did not see may have come to listen while it ran (its marker
         # is removed only then, so with ours made, a server that listens is seen here).
-        conn = connect(path) if os.path.exists(path) else None
+        conn = connect(path)
         if conn is not None:
             conn.close()
             os.unlink(marker)
@@ -182,7 +189,7 @@ def main() -> None:
     start = None
     if mode != "off" and "serve" not in sys.argv[1:]:  # a server is never started by one
         path = socket_path()
-        conn = connect(path) if os.path.exists(path) else None
+        conn = connect(path)
         code = through_server(conn) if conn else None
         if code is not None:
             sys.exit(code)

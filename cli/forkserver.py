@@ -31,7 +31,7 @@ from importlib import import_module
 
 import click
 
-from cli.client import INSTALL, connect, peer, starting
+from cli.client import INSTALL, connect, peer, private_folder, starting
 from cli.main import cli
 
 MAX_PATH = 107  # bytes of a Unix socket's path (Linux)
@@ -101,22 +101,22 @@ def _listen(path: str) -> socket.socket:
                                    "bytes a Unix socket's may be; name a shorter one with --socket")
     folder = os.path.dirname(os.path.abspath(path))
     try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-        info = os.stat(folder)
+        private = private_folder(folder)
     except OSError as exc:
         raise click.ClickException(f"cannot make the folder {folder}: {exc.strerror}; name "
                                    "another with --socket") from None
-    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+    if not private:
         raise click.ClickException(f"{folder} must be yours and writable by you alone: "
                                    f"chmod 700 {folder}, or name another with --socket")
     if os.path.lexists(path):
         if not stat.S_ISSOCK(os.lstat(path).st_mode):
             raise click.ClickException(f"{path} is there and is no socket; name another with "
                                        "--socket")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-            if probe.connect_ex(path) == 0:
-                raise click.ClickException(f"a zov server already listens on {path}; stop it "
-                                           "first, or name another socket with --socket")
+        listening = connect(path)
+        if listening is not None:
+            listening.close()
+            raise click.ClickException(f"a zov server already listens on {path}; stop it "
+                                       "first, or name another socket with --socket")
         _unlink(path)  # a socket left by a server that was killed
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     mask = os.umask(0o177)
