@@ -40,6 +40,15 @@ def starting(path: str) -> str:
     return path + ".starting"
 
 
+def start_under_way(path: str) -> bool:
+    """Whether a server is being started for `path`: its marker made less than START_WAIT
+    seconds ago (an older one is a start that never came to listen)."""
+    try:
+        return os.stat(starting(path)).st_mtime > time.time() - START_WAIT
+    except OSError:
+        return False
+
+
 def peer(conn) -> tuple[int, int]:
     """The process id and user id of the process at the other end of a Unix socket."""
     import socket
@@ -157,8 +166,8 @@ def start_server(path: str) -> None:
         try:
             os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
-            if os.stat(marker).st_mtime > time.time() - START_WAIT:
-                return  # under way
+            if start_under_way(path):
+                return
             os.utime(marker)  # a start that never came to listen: try again
         # A start this command did not see may have come to listen while it ran (its marker
         # is removed only then, so with ours made, a server that listens is seen here).

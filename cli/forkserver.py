@@ -31,7 +31,7 @@ from importlib import import_module
 
 import click
 
-from cli.client import INSTALL, connect, peer, private_folder, starting
+from cli.client import INSTALL, connect, peer, private_folder, start_under_way, starting
 from cli.main import cli
 
 MAX_PATH = 107  # bytes of a Unix socket's path (Linux)
@@ -63,8 +63,12 @@ def serve_forever(path: str, idle: float | None) -> None:
 
 
 def stop(path: str) -> None:
-    """Stop the server listening on `path`, and wait until it has; say what was done."""
+    """Stop the server listening on `path`, and wait until it has; say what was done. One
+    being started (by a command, a moment ago) is waited for: it listens once loaded."""
     conn = connect(path)
+    while conn is None and start_under_way(path):
+        time.sleep(0.05)
+        conn = connect(path)
     if conn is None:
         click.echo(f"zov serve: no server listens on {path}; nothing to stop", err=True)
         return

@@ -395,6 +395,17 @@ def test_without_a_server_the_first_command_runs_itself_and_starts_one_for_the_n
     assert again.stderr.count("\n") == 1
 
 
+def test_a_stop_right_after_the_start_waits_for_the_server_and_stops_it(auto):
+    socket, zov = auto
+    assert zov("init").returncode == 0
+    [pid] = servers_on(socket)  # still loading: not listening yet
+    stopped = zov("serve", "--stop")
+    assert stopped.returncode == 0
+    assert stopped.stderr == f"zov serve: stopped the server on {socket} (process {pid})\n"
+    assert not servers_on(socket) and not socket.exists()
+    assert not Path(f"{socket}.starting").exists()
+
+
 def test_one_start_at_a_time_and_one_that_never_listened_is_tried_again(auto):
     socket, zov = auto
     marker = Path(f"{socket}.starting")
