@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from transfers.errors import StoreError
-from transfers.store import StoreURL, postgres_conninfo, store_failure
+from transfers.store import StoreURL, bind_directly, postgres_conninfo, store_failure
 
 PAGE_CACHE = 64 << 20  # bytes of SQLite's page cache per connection to a store
 
@@ -29,6 +29,7 @@ class Database:
         self.kind = store.kind
         try:
             if store.kind == "sqlite":
+                bind_directly()
                 self.raw: Any = sqlite3.connect(
                     store.sqlite_path, isolation_level=None, check_same_thread=False,
                     timeout=float(store.env.get("SQLITE_LOCK_TIMEOUT", "10")))

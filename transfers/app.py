@@ -43,6 +43,7 @@ from transfers.privacy import SealingMapper, StreamKeys, store_cipher_env
 from transfers.refs import check_ref, passes_eleven_test
 from transfers.store import (
     StoreURL,
+    bind_directly,
     ensure_postgres_schema,
     parse_store_url,
     prepare_sqlite_file,
@@ -130,6 +131,7 @@ class Tracker(Application):
         self.store = store
         if store.sqlite_path is not None:
             prepare_sqlite_file(store.sqlite_path)
+            bind_directly()
         env = {**store.env, **store_cipher_env(os.environ)}
         if store.kind == "postgresql" and ensure_postgres_schema(store, store.events_table):
             env["CREATE_TABLE"] = "false"  # exists: roles that may not create can open it

