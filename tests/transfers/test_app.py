@@ -178,17 +178,17 @@ def test_a_save_records_every_pending_event_of_its_aggregates_in_order(tracker):
     assert tracker.recorder.max_notification_id() == head + 4
 
 
-def test_sqlite_stores_bind_none_booleans_and_bytes_as_before_without_the_lookup(tmp_path):
+def test_sqlite_stores_bind_none_and_booleans_as_before_without_the_lookup(tmp_path):
     # The driver's adapter table is process-wide: seen from a fresh process, it is filled by
     # opening a SQLite store (the event store, and the read models' connection), and the
-    # values go in as SQLite's own NULL, 1/0 and blob, as without it.
+    # values go in as SQLite's own NULL and 1/0, as without it.
     code = """if True:
         import sqlite3, sys
         from projections.db import Database
         from transfers.app import Tracker
         from transfers.store import parse_store_url
 
-        keys = [(kind, sqlite3.PrepareProtocol) for kind in (type(None), bool, bytes)]
+        keys = [(kind, sqlite3.PrepareProtocol) for kind in (type(None), bool)]
         assert not any(key in sqlite3.adapters for key in keys)
         Tracker.open(sys.argv[1]).close()
         assert all(key in sqlite3.adapters for key in keys)
@@ -196,10 +196,10 @@ def test_sqlite_stores_bind_none_booleans_and_bytes_as_before_without_the_lookup
             del sqlite3.adapters[key]
         db = Database(parse_store_url(sys.argv[1]))
         assert all(key in sqlite3.adapters for key in keys)
-        db.raw.execute("CREATE TEMP TABLE t (a, b, c, d)")
-        db.raw.execute("INSERT INTO t VALUES (?, ?, ?, ?)", (None, True, False, b"\\0\\xff"))
-        print(db.raw.execute("SELECT typeof(a), b, typeof(b), c, d, typeof(d) FROM t").fetchone())
+        db.raw.execute("CREATE TEMP TABLE t (a, b, c)")
+        db.raw.execute("INSERT INTO t VALUES (?, ?, ?)", (None, True, False))
+        print(db.raw.execute("SELECT typeof(a), b, typeof(b), c, typeof(c) FROM t").fetchone())
     """
     done = subprocess.run([sys.executable, "-c", code, f"sqlite:///{tmp_path / 'zov.sqlite'}"],
                           capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "('null', 1, 'integer', 0, b'\\x00\\xff', 'blob')"
+    assert done.stdout.strip() == "('null', 1, 'integer', 0, 'integer')"
