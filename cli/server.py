@@ -47,6 +47,9 @@ def serve(path: str | None, idle: float | None, stop: bool) -> None:
     """
     from cli import forkserver
 
+    if stop and idle is not None:  # it would be dropped without a word
+        raise click.UsageError("--idle is for a server that starts; give it or --stop, "
+                               "not both")
     if stop:
         forkserver.stop(path or socket_path())
     else:

@@ -321,6 +321,16 @@ def test_an_idle_time_that_is_no_wait_is_refused_before_listening(folder, tmp_pa
     assert "Traceback" not in done.stderr and not socket.exists()
 
 
+def test_an_idle_time_with_stop_is_refused_not_dropped(folder, tmp_path):
+    socket = folder / "zov.sock"
+    done = subprocess.run([str(ZOV), "serve", "--socket", str(socket), "--stop", "--idle", "5"],
+                          env={**os.environ, "HOME": str(tmp_path)}, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert "Error: --idle is for a server that starts; give it or --stop, not both" in done.stderr
+    assert "Traceback" not in done.stderr and not socket.exists()
+
+
 # -- the server `zov` starts by itself (ZOV_SERVER=auto, the default outside the tests) ------
 
 
