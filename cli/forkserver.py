@@ -53,13 +53,27 @@ def serve_forever(path: str, idle: float | None) -> None:
         raise click.ClickException("zov serve needs Linux (fork and Unix socket credentials); "
                                    "run commands without it")
     _load()  # before listening: a command that came now would wait longer than it runs alone
-    listener = _listen(path)
-    _unlink(starting(path))
+    # A stop (SIGTERM, or Ctrl-C) ends the server through the `finally` that removes its
+    # socket. `zov serve --stop` sends it as soon as the socket answers, so it is held back
+    # from before the socket is made until that `finally` covers it, and while it runs.
+    term = {signal.SIGTERM}
+    signal.signal(signal.SIGTERM, _stop)
+    signal.pthread_sigmask(signal.SIG_BLOCK, term)
     try:
-        Server(listener, path).run(idle)
+        listener = _listen(path)
+        try:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, term)
+            _unlink(starting(path))
+            Server(listener, path).run(idle)
+        finally:
+            signal.pthread_sigmask(signal.SIG_BLOCK, term)
+            listener.close()
+            _unlink(path)
+    except KeyboardInterrupt:
+        click.echo("zov serve: stopped", err=True)
     finally:
-        listener.close()
-        _unlink(path)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, term)
 
 
 def stop(path: str) -> None:
@@ -163,24 +177,18 @@ class Server:
         self.files = _loaded_files()
         signal.signal(signal.SIGCHLD, _reap)
         self.listener.settimeout(idle * 60 if idle else None)
-        try:
-            signal.signal(signal.SIGTERM, _stop)
-            click.echo(f"zov serve: listening on {self.path} (Ctrl-C to stop)", err=True)
-            while True:
-                try:
-                    conn, _ = self.listener.accept()
-                except TimeoutError:
-                    click.echo(f"zov serve: no command for {idle:g} minutes; stopped", err=True)
+        click.echo(f"zov serve: listening on {self.path} (Ctrl-C to stop)", err=True)
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                click.echo(f"zov serve: no command for {idle:g} minutes; stopped", err=True)
+                return
+            with conn:
+                if not self.serve(conn):
+                    click.echo("zov serve: zov's files changed (an upgrade?); stopped: "
+                               "start it again", err=True)
                     return
-                with conn:
-                    if not self.serve(conn):
-                        click.echo("zov serve: zov's files changed (an upgrade?); stopped: "
-                                   "start it again", err=True)
-                        return
-        except KeyboardInterrupt:
-            click.echo("zov serve: stopped", err=True)
-        finally:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
     def serve(self, conn: socket.socket) -> bool:
         """Fork a child for the command on `conn`; False when the server should stop."""

@@ -416,6 +416,25 @@ def test_a_stop_right_after_the_start_waits_for_the_server_and_stops_it(auto):
     assert not Path(f"{socket}.starting").exists()
 
 
+def test_a_stop_the_moment_the_socket_is_made_still_removes_it(folder):
+    # `zov serve --stop` signals as soon as the socket answers; here the signal comes the
+    # instant the socket is made, before the server has done anything else. It must end as
+    # stopped, with its socket removed (a stop in that moment used to kill it and leave it).
+    socket = folder / "zov.sock"
+    script = ("import os, signal, cli.forkserver as f\n"
+              "made = f._listen\n"
+              "def listen(path):\n"
+              "    listener = made(path)\n"
+              "    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "    return listener\n"
+              "f._listen = listen\n"
+              f"f.serve_forever({str(socket)!r}, None)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stderr) == (0, "zov serve: stopped\n")
+    assert not socket.exists()
+
+
 def test_one_start_at_a_time_and_one_that_never_listened_is_tried_again(auto):
     socket, zov = auto
     marker = Path(f"{socket}.starting")
