@@ -46,7 +46,10 @@ OUT_OF_MEMORY = f"out of memory: the command stopped and changed nothing; {MORE_
 def out_of_memory(exc: BaseException) -> bool:
     """Whether `exc` says the process ran out of memory: a MemoryError, or what Python raises
     when memory for a thread's stack (a PostgreSQL store's connection pool starts three) or
-    for mapping a compiled module that is imported late cannot be had."""
+    for mapping a compiled module that is imported late cannot be had, or what SQLite says
+    (also as the cause of the event store's own error) when it could not get memory, or could
+    not map a file (its write-ahead log's shared index) while this process has almost no
+    room left."""
     if isinstance(exc, MemoryError):
         return True
     text = str(exc)
@@ -55,4 +58,21 @@ def out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, ImportError):  # the dynamic loader's words, errno text or none
         return text.endswith("failed to map segment from shared object") or (
             "Cannot allocate memory" in text)
+    cause = exc.__cause__
+    return _sqlite_out_of_memory(exc) or (cause is not None and _sqlite_out_of_memory(cause))
+
+
+# Room left (bytes) under which SQLite failing to map a file is put down to memory: the
+# mapping it asks for is 32 KB; a file system that cannot map files fails with room to spare.
+MAPPING_ROOM = 16 << 20
+
+
+def _sqlite_out_of_memory(exc: BaseException) -> bool:
+    name = getattr(exc, "sqlite_errorname", None)  # SQLite's own code (Python 3.11 on)
+    if name == "SQLITE_IOERR_NOMEM":
+        return True
+    if name in ("SQLITE_IOERR_SHMMAP", "SQLITE_IOERR_MMAP"):
+        from transfers.memory import shortfall
+
+        return shortfall(MAPPING_ROOM) is not None
     return False

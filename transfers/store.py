@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from transfers.errors import MORE_MEMORY, StoreError
+from transfers.errors import MORE_MEMORY, OUT_OF_MEMORY, StoreError, out_of_memory
 
 CIPHER_ENV = "ZOV_CIPHER_KEY"  # the store-wide key (see transfers.privacy)
 
@@ -171,8 +171,8 @@ def _disk_full(path: Path) -> bool:
 
 def store_failure(exc: BaseException, what: str = "the store cannot be used") -> StoreError | None:
     """A failure of the store itself (a damaged file, a full or read-only disk, a lock held
-    too long, a lost server) as one line for the user, `what: reason; hint`; None for any
-    other exception."""
+    too long, a lost server) as one line for the user, `what: reason; hint` (or the line of
+    running out of memory, when the driver's error is that); None for any other exception."""
     import sqlite3
     import sys
 
@@ -186,6 +186,8 @@ def store_failure(exc: BaseException, what: str = "the store cannot be used") ->
                           "written with another key); restore it from a backup")
     if not isinstance(exc, tuple(kinds)):
         return None
+    if out_of_memory(exc):
+        return StoreError(OUT_OF_MEMORY)
     first = first_line(exc)
     lowered = first.lower()
     for words, hint in _HINTS:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 from datetime import date
@@ -148,3 +149,54 @@ def test_only_running_out_of_memory_is_taken_for_it():
     assert not out_of_memory(ImportError("/x.so: failed to map segment from shared object: "
                                          "Operation not permitted"))  # a noexec folder
     assert not out_of_memory(ValueError("can't start new thread"))
+
+
+def sqlite_error(name: str) -> sqlite3.OperationalError:
+    """An error as Python's sqlite3 raises it, with SQLite's own code."""
+    exc = sqlite3.OperationalError("disk I/O error")
+    exc.sqlite_errorname = name
+    return exc
+
+
+def test_sqlite_is_taken_at_its_word_and_a_failed_mapping_by_the_room_left():
+    from eventsourcing.persistence import OperationalError
+
+    from transfers.errors import out_of_memory
+
+    assert out_of_memory(sqlite_error("SQLITE_IOERR_NOMEM"))
+    wrapped = OperationalError("disk I/O error")  # as the event store raises it
+    wrapped.__cause__ = sqlite_error("SQLITE_IOERR_NOMEM")
+    assert out_of_memory(wrapped)
+    assert not out_of_memory(sqlite_error("SQLITE_IOERR"))  # a disk error stays one
+    # A mapping that failed with room to spare (a file system that cannot map files): no.
+    assert resource.getrlimit(resource.RLIMIT_AS)[0] == resource.RLIM_INFINITY
+    assert not out_of_memory(sqlite_error("SQLITE_IOERR_SHMMAP"))
+    # With no room left: yes (the limit set in a process of its own).
+    found = subprocess.run(
+        [sys.executable, "-c",
+         "import resource, sqlite3; from transfers.memory import _kilobytes, _read; "
+         "from transfers.errors import out_of_memory; "
+         "size = _kilobytes(_read('/proc/self/status'), 'VmSize'); "
+         "resource.setrlimit(resource.RLIMIT_AS, (size + (1 << 20), resource.RLIM_INFINITY)); "
+         "exc = sqlite3.OperationalError('disk I/O error'); "
+         "exc.sqlite_errorname = 'SQLITE_IOERR_SHMMAP'; print(out_of_memory(exc))"],
+        capture_output=True, text=True, check=True)
+    assert found.stdout == "True\n"
+
+
+def test_a_store_that_cannot_be_mapped_for_want_of_room_ends_in_the_same_line(sqlite_url):
+    """SQLite maps its write-ahead log's index (the `-shm` file) when it opens a store; with
+    no room left that fails as a "disk I/O error", which is memory, and says so."""
+    tracker = Tracker.open(sqlite_url)
+    tracker.adopt_plan(None, "built-in", "tester")
+    tracker.close()
+    result = zov_under_limit(sqlite_url, "register", "M-001", "--hulpvorm", "MKD",
+                             "--gemeente", "Stein", margin=0)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == ["Error: out of memory: the command stopped and "
+                                          "changed nothing; close other programs or run it on "
+                                          "a machine with more memory"], result.stderr
+    shown = subprocess.run([str(Path(sys.executable).with_name("zov")), "show", "M-001"],
+                           env={**os.environ, "ZOV_DB": sqlite_url}, capture_output=True,
+                           text=True)
+    assert shown.returncode == 1 and "no client path 'M-001'" in shown.stderr
