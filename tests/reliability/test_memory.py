@@ -117,23 +117,28 @@ def test_with_room_to_spare_the_same_limit_lets_a_command_run(store_url):
     assert result.returncode == 0, result.stderr
 
 
-def test_a_command_without_room_for_its_first_steps_ends_in_one_line(store_url):
-    """With 1 MB of room a command cannot get far: on PostgreSQL the connection pool cannot
-    start its threads, on SQLite the cipher's compiled module cannot be mapped when the
-    registration first needs it. Either way: the one line of running out, nothing written."""
-    tracker = Tracker.open(store_url)
+def registering_runs_out_in_one_line(url: str, margin: int) -> None:
+    """`zov register` with `margin` bytes of room ends in the one line of running out, and
+    registers nothing."""
+    tracker = Tracker.open(url)
     tracker.adopt_plan(None, "built-in", "tester")
     tracker.close()
-    result = zov_under_limit(store_url, "register", "M-001", "--hulpvorm", "MKD",
-                             "--gemeente", "Stein", margin=1 << 20)
+    result = zov_under_limit(url, "register", "M-001", "--hulpvorm", "MKD", "--gemeente",
+                             "Stein", margin=margin)
     assert result.returncode == 1
     assert result.stderr.splitlines() == ["Error: out of memory: the command stopped and "
                                           "changed nothing; close other programs or run it on "
                                           "a machine with more memory"], result.stderr
     shown = subprocess.run([str(Path(sys.executable).with_name("zov")), "show", "M-001"],
-                           env={**os.environ, "ZOV_DB": store_url}, capture_output=True,
-                           text=True)
+                           env={**os.environ, "ZOV_DB": url}, capture_output=True, text=True)
     assert shown.returncode == 1 and "no client path 'M-001'" in shown.stderr
+
+
+def test_a_command_without_room_for_its_first_steps_ends_in_one_line(store_url):
+    """With 1 MB of room a command cannot get far: on PostgreSQL the connection pool cannot
+    start its threads, on SQLite the cipher's compiled module cannot be mapped when the
+    registration first needs it. Either way: the one line of running out, nothing written."""
+    registering_runs_out_in_one_line(store_url, 1 << 20)
 
 
 def test_only_running_out_of_memory_is_taken_for_it():
@@ -187,16 +192,4 @@ def test_sqlite_is_taken_at_its_word_and_a_failed_mapping_by_the_room_left():
 def test_a_store_that_cannot_be_mapped_for_want_of_room_ends_in_the_same_line(sqlite_url):
     """SQLite maps its write-ahead log's index (the `-shm` file) when it opens a store; with
     no room left that fails as a "disk I/O error", which is memory, and says so."""
-    tracker = Tracker.open(sqlite_url)
-    tracker.adopt_plan(None, "built-in", "tester")
-    tracker.close()
-    result = zov_under_limit(sqlite_url, "register", "M-001", "--hulpvorm", "MKD",
-                             "--gemeente", "Stein", margin=0)
-    assert result.returncode == 1
-    assert result.stderr.splitlines() == ["Error: out of memory: the command stopped and "
-                                          "changed nothing; close other programs or run it on "
-                                          "a machine with more memory"], result.stderr
-    shown = subprocess.run([str(Path(sys.executable).with_name("zov")), "show", "M-001"],
-                           env={**os.environ, "ZOV_DB": sqlite_url}, capture_output=True,
-                           text=True)
-    assert shown.returncode == 1 and "no client path 'M-001'" in shown.stderr
+    registering_runs_out_in_one_line(sqlite_url, 0)
