@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import base64
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +15,8 @@ from cli.reports import answers, read_models
 
 def _write_atomically(path: Path, text: str) -> None:
     """Write the whole file or nothing: a temporary file in the same folder, then rename."""
+    import tempfile  # (here: every read command loads this module to find its command)
+
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as out:
@@ -66,6 +66,8 @@ def memo(session: Session, month: str, fmt: str, output: Path | None, as_known_a
             _write_atomically(chart, svg)
             extra["chart_src"] = chart.name
         else:
+            import base64
+
             extra["chart_src"] = "data:image/svg+xml;base64," + base64.b64encode(
                 svg.encode("utf-8")).decode("ascii")
     text = render(view, fmt, template_dir, **extra)

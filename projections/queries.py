@@ -25,7 +25,6 @@ they keep their meaning across versions.
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
@@ -463,6 +462,8 @@ def flow(rm: ReadModels, as_of: date | None = None, as_known_at: datetime | None
 
 
 def _lead(hulpvorm: str, gaps: dict[str, list[int]]) -> Lead:
+    import statistics  # (here: only the flow needs it; counts and compliance load faster)
+
     def median(stage: Stage) -> float | None:
         values = gaps.get(stage.value, [])
         return float(statistics.median(values)) if values else None
