@@ -19,7 +19,9 @@ client paths and measures, each against its yardstick:
   the two taken in turns three times (once at 1M paths), the median pair;
 - catch-up: 1,000 new events caught up in a fresh read-model handle, against reading them;
 - counts, counts by gemeente, compliance: the `zov` command as a whole process, against a
-  process running the equivalent hand-written SQL with the driver alone;
+  process running the equivalent hand-written SQL with the driver alone; judged with
+  ZOV_SERVER=off, as the first command of a session runs, and shown beside it through the
+  `zov serve` that the write commands started, as the commands after it run;
 - memo: `zov memo 2023-09` as a whole process (no baseline; the target is absolute).
 
 In-process baselines (bare save, bare loop) run with the garbage collector paused, as zov's
@@ -296,10 +298,12 @@ def _scratch(kind: str, pg: str, cache: Path, name: str) -> str:
     return url
 
 
-def queries(url: str, kind: str, runs: int) -> list[tuple[str, float, float]]:
+def queries(url: str, kind: str, runs: int,
+            env: dict[str, str] | None = None) -> list[tuple[str, float, float]]:
     """(name, median seconds of the zov command, of the hand-written SQL) for counts,
-    counts by gemeente and compliance, each as a whole process."""
-    env = child_env()
+    counts by gemeente and compliance, each as a whole process (in `env`: by default, one
+    that starts no server)."""
+    env = env or child_env()
     now = "known_to = 9223372036854775807 AND valid_from <= ? AND valid_to > ?"
     cases = [
         ("zov counts", ["counts", "--as-of", AS_OF],
@@ -368,7 +372,9 @@ def measure(kind: str, paths: int, args: argparse.Namespace, say) -> list[Row]:
 
     with served(child_env()) as env:
         z, b = write_latency(tracker, url, runs, f"{tag}S", env)
-    row("zov handover (write command)", z, b, target="<= 2x", met=z / b <= 2)
+        row("zov handover (write command)", z, b, target="<= 2x", met=z / b <= 2)
+        for name, z, b in queries(url, kind, 1 if args.quick else 5, env):
+            row(f"{name}, through zov serve", z, b)
     z, b = write_latency(tracker, url, runs, tag, child_env())
     row("zov handover, ZOV_SERVER=off", z, b)
     tracker.close()

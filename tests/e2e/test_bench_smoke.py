@@ -15,7 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 MEASURES = ("projection rebuild", "catch-up of", "zov counts |", "zov counts --by gemeente",
             "zov compliance --no-cases", "zov memo 2023-09", "zov handover (write command)",
-            "zov handover, ZOV_SERVER=off", "bulk import + apply",
+            "zov counts, through zov serve", "zov counts --by gemeente, through zov serve",
+            "zov compliance --no-cases, through zov serve", "zov handover, ZOV_SERVER=off",
+            "bulk import + apply",
             "bulk, against the events made and saved bare")
 
 
