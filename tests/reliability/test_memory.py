@@ -19,14 +19,19 @@ from transfers.memory import memory_available
 # address-space limit (what `ulimit -v` sets) of the process's size after its imports plus
 # MARGIN bytes: room for a command's first steps (PostgreSQL's connection pool starts three
 # threads of 8 MB of stack each), less than a rebuild is said to need at the least (42 MB a process).
-UNDER_LIMIT = """
-import os, resource, sys
-import cli.main, cli.reports, projections.readmodels, projections.schema, transfers.app
-if os.environ["ZOV_DB"].startswith("postgresql"):
-    import psycopg
+# The address-space limit of this process's size plus sys.argv[1] bytes.
+SET_LIMIT = """
+import resource, sys
 from transfers.memory import _kilobytes, _read
 size = _kilobytes(_read("/proc/self/status"), "VmSize")
 resource.setrlimit(resource.RLIMIT_AS, (size + int(sys.argv[1]), resource.RLIM_INFINITY))
+"""
+UNDER_LIMIT = """
+import os, sys
+import cli.main, cli.reports, projections.readmodels, projections.schema, transfers.app
+if os.environ["ZOV_DB"].startswith("postgresql"):
+    import psycopg
+""" + SET_LIMIT + """
 sys.argv = ["zov", *sys.argv[2:]]
 cli.main.main()
 """
@@ -179,12 +184,10 @@ def test_sqlite_is_taken_at_its_word_and_a_failed_mapping_by_the_room_left():
     # With no room left: yes (the limit set in a process of its own).
     found = subprocess.run(
         [sys.executable, "-c",
-         "import resource, sqlite3; from transfers.memory import _kilobytes, _read; "
-         "from transfers.errors import out_of_memory; "
-         "size = _kilobytes(_read('/proc/self/status'), 'VmSize'); "
-         "resource.setrlimit(resource.RLIMIT_AS, (size + (1 << 20), resource.RLIM_INFINITY)); "
-         "exc = sqlite3.OperationalError('disk I/O error'); "
-         "exc.sqlite_errorname = 'SQLITE_IOERR_SHMMAP'; print(out_of_memory(exc))"],
+         "import sqlite3\nfrom transfers.errors import out_of_memory\n" + SET_LIMIT +
+         "exc = sqlite3.OperationalError('disk I/O error')\n"
+         "exc.sqlite_errorname = 'SQLITE_IOERR_SHMMAP'\nprint(out_of_memory(exc))\n",
+         str(1 << 20)],
         capture_output=True, text=True, check=True)
     assert found.stdout == "True\n"
 
