@@ -22,6 +22,7 @@ MODES = ("auto", "use", "off", "only")
 INSTALL = (sys.prefix, __file__)  # which Python environment, which copy of zov
 AUTO_IDLE = 60  # minutes a server started by `zov` itself waits for a command, then stops
 START_WAIT = 60  # seconds a start under way keeps other commands from starting another
+INTERRUPTED = 130  # the exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells use
 
 
 def socket_path() -> str:
@@ -208,10 +209,19 @@ def main() -> None:
             sys.exit(1)
         if mode == "auto" and conn is None:
             start = path
-    from cli.main import main as run_here
-
+    interrupted = False
     try:
+        from cli.main import main as run_here
+
         run_here()
+    except KeyboardInterrupt:  # Ctrl-C while zov loads, before the command began
+        interrupted = True
+        print("zov: interrupted (Ctrl-C) before the command began; nothing was done",
+              file=sys.stderr)
+        sys.exit(INTERRUPTED)
+    except SystemExit as done:
+        interrupted = done.code == INTERRUPTED
+        raise
     finally:
-        if start:  # once the command is done: its loading would slow this one down
-            start_server(start)
+        if start and not interrupted:  # once the command is done: its loading would slow
+            start_server(start)  # this one down; none when it was stopped by Ctrl-C

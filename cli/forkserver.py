@@ -32,7 +32,7 @@ from importlib import import_module
 import click
 
 from cli.client import INSTALL, connect, peer, private_folder, start_under_way, starting
-from cli.main import cli
+from cli.main import CtrlC, cli
 
 MAX_PATH = 107  # bytes of a Unix socket's path (Linux)
 
@@ -291,6 +291,7 @@ def _child(listener: socket.socket, conn: socket.socket, fds: list[int], asked: 
         _standard_streams()
         conn.sendall(f"pid {os.getpid()}\n".encode())
         started = True
+        CtrlC.before_exit.append(lambda code: _tell_exit(conn, code))
         code = _run()
     except BaseException:
         if started:  # as Python would report it, then exit
@@ -301,11 +302,16 @@ def _child(listener: socket.socket, conn: socket.socket, fds: list[int], asked: 
                 stream.flush()
             except (OSError, ValueError):
                 pass
-        try:
-            conn.sendall(f"exit {code}\n".encode())
-        except OSError:
-            pass
+        _tell_exit(conn, code)
         os._exit(code)
+
+
+def _tell_exit(conn: socket.socket, code: int) -> None:
+    """Tell `zov` the command's exit code (unless it has gone)."""
+    try:
+        conn.sendall(f"exit {code}\n".encode())
+    except OSError:
+        pass
 
 
 def _standard_streams() -> None:

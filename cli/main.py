@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 import click
 
+from cli.client import INTERRUPTED
 from transfers.errors import OUT_OF_MEMORY, StoreError, ZovError, out_of_memory
 
 
@@ -76,12 +81,109 @@ def _as_bytes(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode()
 
 
+STOPPED = ("interrupted (Ctrl-C); nothing of it is half-written: see with `zov show` or `zov info` "
+           "whether it was recorded")
+
+
+class Interrupted(click.ClickException):
+    exit_code = INTERRUPTED
+
+    def __init__(self) -> None:
+        super().__init__(STOPPED)
+
+
+class CtrlC:
+    """Ctrl-C ends a command at once, also while it waits inside the database driver.
+
+    Python acts on Ctrl-C only between steps of Python code: a command waiting for another
+    writer's lock on a SQLite store (up to ZOV_LOCK_TIMEOUT, 10 s by default), or in one long
+    SQL statement, would go on waiting. But Python's signal handler also writes the signal's
+    number to a "wakeup" pipe the moment it comes, and a thread of this class reads it. If
+    the command has not ended by itself GRACE seconds later, it is waiting in C: the thread
+    says the line the command would have said and ends the process. Every command is one
+    transaction, so the database undoes whatever it had not committed.
+    """
+
+    GRACE = 0.5  # seconds
+    STACK = 256 << 10  # bytes of the thread's stack: it only reads, sleeps and writes
+    before_exit: list[Callable[[int], None]] = []  # called with the exit code, before the
+    # thread ends the process (a command run by `zov serve` tells `zov` its exit code)
+
+    def __init__(self) -> None:
+        self.said = threading.Lock()  # taken by whichever ends the command: it alone says so
+        self.write = -1
+        try:
+            read, write = os.pipe()
+        except OSError:  # no pipe to be had: Ctrl-C as Python handles it
+            return
+        os.set_blocking(write, False)
+        try:
+            self.previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+        except ValueError:  # not the main thread
+            os.close(read)
+            os.close(write)
+            return
+        self.write = write
+        watch = threading.Thread(target=self._watch, args=(read,), name="zov-ctrl-c",
+                                 daemon=True)
+        stack = threading.stack_size(self.STACK)  # not the 8 MB a thread gets by default
+        try:
+            watch.start()
+        except RuntimeError:  # no room for a thread (memory limits): as Python does
+            os.close(read)
+            self.close()
+        finally:
+            threading.stack_size(stack)
+
+    def _watch(self, read: int) -> None:
+        with open(read, "rb", buffering=0) as pipe:
+            while True:
+                got = pipe.read(16)
+                if not got:
+                    return  # `close`: the command is done
+                if signal.SIGINT in got:
+                    break
+            time.sleep(self.GRACE)
+            if self.said.acquire(blocking=False):  # still running: stuck in C
+                os.write(2, f"Error: {STOPPED}\n".encode())
+                for call in self.before_exit:
+                    call(INTERRUPTED)
+                os._exit(INTERRUPTED)
+
+    def interrupted(self) -> Interrupted:
+        """The error to end with, when the command has stopped at Ctrl-C by itself."""
+        self.close()
+        return Interrupted()
+
+    def close(self) -> None:
+        """The command ends by itself: give the wakeup pipe back (the thread sees its end
+        and stops). If the thread has begun to end the process, wait for that."""
+        if self.write < 0:
+            return
+        if not self.said.acquire(blocking=False):
+            time.sleep(60)  # the thread is ending the process this moment
+        signal.set_wakeup_fd(self.previous)
+        os.close(self.write)
+        self.write = -1
+
+
 class ZovCommand(click.Command):
-    """A command whose arguments are checked to be text before it runs."""
+    """A command whose arguments are checked to be text before it runs, and which Ctrl-C
+    ends with one line and exit code 130, also while it waits for the store (`CtrlC`)."""
+
+    handles_signals = False  # True for a command that handles Ctrl-C itself (zov serve)
 
     def invoke(self, ctx: click.Context) -> Any:
         refuse_undecodable(ctx)
-        return super().invoke(ctx)
+        if self.handles_signals:
+            return super().invoke(ctx)
+        ctrl_c = CtrlC()
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise ctrl_c.interrupted() from None
+        finally:
+            ctrl_c.close()
 
 
 class ZovGroup(click.Group):

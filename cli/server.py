@@ -8,7 +8,7 @@ import math
 import click
 
 from cli.client import socket_path
-from cli.main import cli
+from cli.main import ZovCommand, cli
 
 IDLE_MAX = 10_000_000  # minutes (19 years): a socket's wait cannot be much longer
 
@@ -21,7 +21,11 @@ def _not_nan(_ctx: click.Context, _param: click.Parameter, minutes: float | None
     return minutes
 
 
-@cli.command()
+class ServeCommand(ZovCommand):
+    handles_signals = True  # Ctrl-C and SIGTERM stop the server (forkserver.serve_forever)
+
+
+@cli.command(cls=ServeCommand)
 @click.option("--socket", "path", metavar="PATH",
               help="where to listen [default: $ZOV_SOCKET, else a socket in "
                    "$XDG_RUNTIME_DIR/zov-UID or /tmp/zov-UID]")

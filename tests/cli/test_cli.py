@@ -2,6 +2,9 @@
 
 import json
 import re
+import signal
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -68,6 +71,52 @@ def test_a_refusal_is_one_line_on_stderr_and_exit_code_1(zov):
     assert result.stdout == ""
     assert result.stderr.strip().count("\n") == 0
     assert "warm handover needs a receiving party first" in result.stderr
+
+
+def test_ctrl_c_in_a_command_is_one_line_and_exit_code_130(zov, monkeypatch):
+    from transfers.app import Tracker
+
+    zov("register", "C-1", "-H", "MKD", "-g", "Stein")
+    wakeup = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(wakeup)
+
+    def ctrl_c(*_args, **_kwargs):
+        raise KeyboardInterrupt  # as Python raises it at Ctrl-C
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Tracker, "save", ctrl_c)
+        result = zov("triage", "C-1", "--outcome", "transfer", "--on", "2023-05-02")
+    assert result.exit_code == 130
+    assert result.stdout == ""
+    assert result.stderr == ("Error: interrupted (Ctrl-C); nothing of it is half-written: see "
+                             "with `zov show` or `zov info` whether it was recorded\n")
+    assert [r["event"] for r in json.loads(zov("show", "C-1", "--format", "json").output)] == [
+        "Registered"]
+    # what watched for Ctrl-C is gone: Python's wakeup pipe given back, the thread ended
+    assert signal.set_wakeup_fd(wakeup) == wakeup
+    for _ in range(100):
+        if "zov-ctrl-c" not in [t.name for t in threading.enumerate()]:
+            break
+        time.sleep(0.05)
+    assert "zov-ctrl-c" not in [t.name for t in threading.enumerate()]
+
+
+def test_a_command_runs_when_no_thread_can_be_started_to_watch_for_ctrl_c(zov, monkeypatch):
+    wakeup = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(wakeup)
+
+    start = threading.Thread.start
+
+    def no_room(thread):
+        if thread.name == "zov-ctrl-c":
+            raise RuntimeError("can't start new thread")  # as under a tight memory limit
+        start(thread)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(threading.Thread, "start", no_room)
+        result = zov("register", "C-1", "-H", "MKD", "-g", "Stein")
+    assert result.exit_code == 0, result.stderr
+    assert signal.set_wakeup_fd(wakeup) == wakeup  # given back
 
 
 @pytest.mark.parametrize("args, message", [

@@ -1,6 +1,7 @@
 """`zov serve`: commands run through a resident server do what they do without one."""
 
 import base64
+import functools
 import json
 import os
 import select
@@ -9,6 +10,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -162,6 +165,26 @@ def test_a_signal_to_the_client_reaches_the_command_and_nothing_is_half_written(
     assert child not in server.children()  # ended, and reaped by the server
     events = json.loads(zov("show", "C-0001", "--format", "json").stdout)
     assert [e["event"] for e in events] == ["Registered"]
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_ctrl_c_ends_a_command_the_server_runs_while_it_waits_for_the_store(
+        serving, sqlite_url):
+    server, zov = serving
+    for step in [("init",), REGISTER]:
+        assert zov(*step).returncode == 0
+    env = {**os.environ, "ZOV_SOCKET": str(server.socket), "ZOV_SERVER": "only",
+           "ZOV_DB": sqlite_url, "ZOV_LOCK_TIMEOUT": "60"}
+    with write_lock(sqlite_url):
+        client = subprocess.Popen([str(ZOV), *TRIAGE], env=env, stderr=subprocess.PIPE,
+                                  text=True)
+        said = ctrl_c_while_it_waits(client, lambda: next(iter(server.children()), None),
+                                     sqlite_url)
+    assert client.returncode == 130  # the command's own exit code, passed on by the server
+    assert said.count("\n") == 1 and said.startswith("Error: interrupted (Ctrl-C); nothing"), said
+    assert wait_for(lambda: not server.children())  # ended, and reaped by the server
+    assert recorded(zov, "C-0001") == ["Registered"]
+    assert server.process.poll() is None  # still serving
 
 
 def test_a_command_through_the_server_writes_to_the_client_s_terminal(folder, tmp_path,
@@ -334,6 +357,71 @@ def test_an_idle_time_with_stop_is_refused_not_dropped(folder, tmp_path):
 # -- the server `zov` starts by itself (ZOV_SERVER=auto, the default outside the tests) ------
 
 
+@contextmanager
+def write_lock(sqlite_url: str) -> Iterator[None]:
+    """Another writer holding the SQLite store's write lock."""
+    store = sqlite3.connect(sqlite_url[len("sqlite:///"):], isolation_level=None)
+    store.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    finally:
+        store.execute("ROLLBACK")
+        store.close()
+
+
+def ctrl_c_while_it_waits(client: subprocess.Popen, runs_it, sqlite_url: str) -> str:
+    """Ctrl-C to `client` once the process that runs its command (`runs_it()`, a pid or
+    None) waits for the store's write lock; what the client said, at most 20 s later."""
+    store = sqlite_url[len("sqlite:///"):]
+
+    def opened() -> bool:
+        pid = runs_it()
+        try:
+            return any(os.readlink(fd) == store for fd in Path(f"/proc/{pid}/fd").iterdir())
+        except OSError:
+            return False
+
+    assert wait_for(opened)
+    time.sleep(1)  # from opening the store to waiting for its lock: milliseconds of Python
+    client.send_signal(signal.SIGINT)
+    _, said = client.communicate(timeout=20)  # the lock would have kept it 60 s
+    return said
+
+
+def recorded(zov, ref: str) -> list[str]:
+    return [e["event"] for e in json.loads(zov("show", ref, "--format", "json").stdout)]
+
+
+TRIAGE = ("triage", "C-0001", "--outcome", "transfer", "--on", "2023-05-02")
+REGISTER = ("register", "C-0001", "--hulpvorm", "MKD", "--gemeente", "Stein")
+
+
+def test_ctrl_c_ends_a_command_waiting_for_the_store_at_once_and_starts_no_server(
+        auto, sqlite_url):
+    # Python acts on Ctrl-C only between steps of Python code; a command waiting inside
+    # SQLite for another writer's lock used to wait out ZOV_LOCK_TIMEOUT first, print an
+    # error from eventsourcing's connection pool, and then still start a server.
+    socket, zov = auto
+    for step in [("init",), REGISTER]:
+        assert zov(*step, mode="off").returncode == 0
+    with write_lock(sqlite_url):
+        client = zov(*TRIAGE, background=True, ZOV_LOCK_TIMEOUT="60")
+        said = ctrl_c_while_it_waits(client, lambda: client.pid, sqlite_url)
+    assert client.returncode == 130
+    assert said.count("\n") == 1 and said.startswith("Error: interrupted (Ctrl-C); nothing"), said
+    time.sleep(1)  # (a server would have been started as the command ended)
+    assert not servers_on(socket) and not Path(f"{socket}.starting").exists()
+    assert recorded(functools.partial(zov, mode="off"), "C-0001") == ["Registered"]
+    # and Ctrl-C in Python code (reading a sheet from a terminal that sends nothing)
+    with zov("apply", "/dev/stdin", background=True) as reading:
+        time.sleep(1.5)
+        reading.send_signal(signal.SIGINT)
+        _, said = reading.communicate(timeout=20)
+    assert reading.returncode == 130 and said.startswith("Error: interrupted (Ctrl-C)"), said
+    time.sleep(1)
+    assert not servers_on(socket) and not Path(f"{socket}.starting").exists()
+
+
 def servers_on(socket: Path) -> list[int]:
     """The processes of `zov serve` on this socket, however started."""
     found = []
@@ -364,9 +452,15 @@ def auto(folder, tmp_path, sqlite_url):
            "ZOV_DB": sqlite_url, "ZOV_ACTOR": "e2e",
            "ZOV_CIPHER_KEY": base64.b64encode(os.urandom(32)).decode()}  # not the server's
 
-    def run(*args: str, mode: str = "auto") -> subprocess.CompletedProcess:
-        return subprocess.run([str(ZOV), *args], env={**env, "ZOV_SERVER": mode},
-                              capture_output=True, text=True, timeout=60)
+    def run(*args: str, mode: str = "auto", background: bool = False, **settings: str):
+        """The command's CompletedProcess; with `background`, its Popen (stdin and stderr
+        piped)."""
+        command, settings = [str(ZOV), *args], {**env, "ZOV_SERVER": mode, **settings}
+        if background:
+            return subprocess.Popen(command, env=settings, stdin=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True)
+        return subprocess.run(command, env=settings, capture_output=True, text=True,
+                              timeout=60)
 
     yield socket, run
     for pid in servers_on(socket):
