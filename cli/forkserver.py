@@ -71,9 +71,10 @@ def serve_forever(path: str, idle: float | None) -> None:
             _unlink(path)
     except KeyboardInterrupt:
         click.echo("zov serve: stopped", err=True)
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    finally:  # a stop that came during the cleanup is dropped: it is stopping already
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, term)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def stop(path: str) -> None:

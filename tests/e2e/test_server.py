@@ -529,6 +529,24 @@ def test_a_stop_the_moment_the_socket_is_made_still_removes_it(folder):
     assert not socket.exists()
 
 
+def test_a_second_stop_during_the_cleanup_still_ends_as_stopped(folder):
+    # Here every removal of a file by the server sends it a stop first: the first as it
+    # starts to listen (its start marker), the second in the cleanup after that stop (its
+    # socket). The second used to end it with exit code 143 ("Terminated").
+    socket = folder / "zov.sock"
+    script = ("import os, signal, cli.forkserver as f\n"
+              "unlink = f._unlink\n"
+              "def stop_and_unlink(path):\n"
+              "    os.kill(os.getpid(), signal.SIGTERM)\n"
+              "    unlink(path)\n"
+              "f._unlink = stop_and_unlink\n"
+              f"f.serve_forever({str(socket)!r}, None)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert (done.returncode, done.stderr) == (0, "zov serve: stopped\n")
+    assert not socket.exists()
+
+
 def test_one_start_at_a_time_and_one_that_never_listened_is_tried_again(auto):
     socket, zov = auto
     marker = Path(f"{socket}.starting")
