@@ -722,6 +722,8 @@ class Projector:
         """The second process: the other half of the streams, through a connection of its
         own (an inherited one is never used across a fork): how many rows it made, then the
         rows, then the rest of what it folded as plain data (see `_OtherHalf`)."""
+        # Ctrl-C reaches both processes; the first handles it, and ends this one.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         _end_with(first)
         receive.close()  # the first process's end: were it open here too, a send to a first
         # process that was killed would wait for ever instead of failing

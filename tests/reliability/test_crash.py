@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from checks import assert_no_gaps, assert_read_models_equal_a_rebuild, stored_events
@@ -171,6 +173,31 @@ def test_kill_9_while_a_large_import_writes_leaves_nothing(store_url, tmp_path):
     tracker.close()
 
 
+@contextmanager
+def rebuilding_in_two(store_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
+    """A `zov projections rebuild` of 5,000 events, in a session of its own (as a terminal's
+    foreground job), and its second process once past its first steps (stderr piped). Both
+    are killed afterwards, whatever became of them: neither may hold the test's schema."""
+    sheet, refs = clients_file(tmp_path, 7, rows=2_500)
+    timed(store_url, ["import", "clients", str(sheet)])
+    timed(store_url, ["apply", str(events_file(tmp_path, 7, refs))])  # 5,000 events
+    proc = subprocess.Popen([zov(), "projections", "rebuild"], env=env(store_url),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    second = None
+    try:
+        while second is None and proc.poll() is None:
+            second = next(iter(_children(proc.pid)), None)
+        assert second is not None, "the rebuild ended before its second process was seen"
+        _waited(lambda: not _running(second) or _cpu_ticks(second) >= 2, 20, step=0.001)
+        yield proc, second
+    finally:
+        proc.kill()
+        proc.communicate()
+        if second is not None and _running(second):
+            os.kill(second, signal.SIGKILL)
+
+
 def test_kill_9_of_a_rebuild_in_two_processes_takes_the_second_down_too(store_url, tmp_path):
     """From 4,000 events on a rebuild runs in two processes. Killed, the first leaves the
     second without anyone to hand its rows to: it must stop, wherever it is (not wait for
@@ -180,26 +207,32 @@ def test_kill_9_of_a_rebuild_in_two_processes_takes_the_second_down_too(store_ur
     cannot notice anything itself, the kernel must end it."""
     tracker = Tracker.open(store_url)
     tracker.adopt_plan(None, "built-in", "test")
-    sheet, refs = clients_file(tmp_path, 7, rows=2_500)
-    timed(store_url, ["import", "clients", str(sheet)])
-    timed(store_url, ["apply", str(events_file(tmp_path, 7, refs))])  # 5,000 events
-    proc = subprocess.Popen([zov(), "projections", "rebuild"], env=env(store_url),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    second = None
-    try:
-        while second is None and proc.poll() is None:
-            second = next(iter(_children(proc.pid)), None)
-        assert second is not None, "the rebuild ended before its second process was seen"
-        _waited(lambda: not _running(second) or _cpu_ticks(second) >= 2, 20, step=0.001)
+    with rebuilding_in_two(store_url, tmp_path) as (proc, second):
         os.kill(second, signal.SIGSTOP)  # (past its first steps)
         assert _waited(lambda: _state(second) == "T", 5), "the second ended before it stopped"
         proc.kill()
         proc.wait()  # (not for its output: a second process left running would hold it open)
         assert _waited(lambda: not _running(second), 20), "the second process still runs"
-    finally:  # whatever failed: neither may hold the test's schema for ever
-        proc.kill()
-        if second is not None and _running(second):
-            os.kill(second, signal.SIGKILL)
+    timed(store_url, ["projections", "rebuild"])
+    assert sorted(p.name for p in tmp_path.iterdir() if "rebuild" in p.name) == []
+    assert_read_models_equal_a_rebuild(tracker)
+    tracker.close()
+
+
+def test_ctrl_c_of_a_rebuild_in_two_processes_is_one_line_and_ends_both(store_url, tmp_path):
+    """Ctrl-C reaches both processes of a rebuild (the terminal signals its foreground
+    job); the first says the one line and ends the second, which says nothing (it printed
+    "Process ForkProcess-1:" and the start of a traceback)."""
+    tracker = Tracker.open(store_url)
+    tracker.adopt_plan(None, "built-in", "test")
+    with rebuilding_in_two(store_url, tmp_path) as (proc, second):
+        os.killpg(proc.pid, signal.SIGINT)
+        _, said = proc.communicate(timeout=30)
+        assert proc.returncode == 130
+        assert said == ("Error: interrupted (Ctrl-C); nothing of it is half-written: see "
+                        "with `zov show` or `zov info` whether it was recorded\n")
+        assert _waited(lambda: not _running(second), 20), "the second process still runs"
+    assert len(json.loads(read_command(store_url))) == 2_500  # read models whole, caught up
     timed(store_url, ["projections", "rebuild"])
     assert sorted(p.name for p in tmp_path.iterdir() if "rebuild" in p.name) == []
     assert_read_models_equal_a_rebuild(tracker)
