@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,6 +59,29 @@ def fresh_schema_url(prefix: str = "zov_test") -> Iterator[str]:
     finally:
         with psycopg.connect(PG_DSN, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def write_lock(url: str):
+    """Hold the store's write lock (as a long write of another process would) until exit."""
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url[len("sqlite:///"):], isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    import psycopg
+
+    tracker = Tracker.open(url)
+    table = f'"{tracker.recorder.datastore.schema}"."{tracker.recorder.events_table_name}"'
+    tracker.close()
+    with psycopg.connect(PG_DSN) as conn:
+        conn.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
+        yield
+        conn.rollback()
 
 
 @pytest.fixture

@@ -6,17 +6,17 @@ import json
 import os
 import select
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from conftest import write_lock
 
 ZOV = Path(sys.executable).with_name("zov")
+REGISTER = ("register", "C-0001", "--hulpvorm", "MKD", "--gemeente", "Stein")
+TRIAGE = ("triage", "C-0001", "--outcome", "transfer", "--on", "2023-05-02")
 
 
 class Server:
@@ -70,6 +70,14 @@ def folder(tmp_path) -> Path:
     made = tmp_path / "run"
     made.mkdir(mode=0o700)
     return made
+
+
+def through(server: Server, sqlite_url: str, *args: str) -> subprocess.Popen:
+    """`zov ARGS` through `server` on the store, waiting up to 60 s for its lock (stderr
+    piped)."""
+    env = {**os.environ, "ZOV_SOCKET": str(server.socket), "ZOV_SERVER": "only",
+           "ZOV_DB": sqlite_url, "ZOV_LOCK_TIMEOUT": "60"}
+    return subprocess.Popen([str(ZOV), *args], env=env, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture
@@ -136,52 +144,21 @@ def test_the_command_gets_the_client_s_folder_umask_and_standard_input(serving, 
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("sig, code, line", [
+    (signal.SIGTERM, 1, "zov: the command's process (pid "),  # killed: `zov` says so
+    (signal.SIGINT, 130, "Error: interrupted (Ctrl-C); nothing"),  # the command, at once
+])
 def test_a_signal_to_the_client_reaches_the_command_and_nothing_is_half_written(
-        serving, sqlite_url):
-    server, zov = serving
-    for step in [("init",), ("register", "C-0001", "--hulpvorm", "MKD", "--gemeente", "Stein")]:
-        assert zov(*step).returncode == 0
-    store = sqlite3.connect(sqlite_url[len("sqlite:///"):], isolation_level=None)
-    store.execute("BEGIN IMMEDIATE")  # the command will wait for this write lock
-    env = {**os.environ, "ZOV_SOCKET": str(server.socket), "ZOV_SERVER": "only",
-           "ZOV_DB": sqlite_url, "ZOV_LOCK_TIMEOUT": "60"}
-    client = subprocess.Popen([str(ZOV), "triage", "C-0001", "--outcome", "transfer",
-                               "--on", "2023-05-02"], env=env, stderr=subprocess.PIPE,
-                              text=True)
-    deadline = time.monotonic() + 30
-    while not server.children() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    [child] = server.children()
-    time.sleep(0.5)  # the client has heard which process runs its command
-    client.send_signal(signal.SIGTERM)
-    _, said = client.communicate(timeout=30)
-    store.execute("ROLLBACK")
-    store.close()
-    assert client.returncode == 1
-    assert said.count("\n") == 1 and "stopped before it finished" in said
-    deadline = time.monotonic() + 10
-    while child in server.children() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert child not in server.children()  # ended, and reaped by the server
-    events = json.loads(zov("show", "C-0001", "--format", "json").stdout)
-    assert [e["event"] for e in events] == ["Registered"]
-
-
-@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_ctrl_c_ends_a_command_the_server_runs_while_it_waits_for_the_store(
-        serving, sqlite_url):
+        serving, sqlite_url, sig, code, line):
     server, zov = serving
     for step in [("init",), REGISTER]:
         assert zov(*step).returncode == 0
-    env = {**os.environ, "ZOV_SOCKET": str(server.socket), "ZOV_SERVER": "only",
-           "ZOV_DB": sqlite_url, "ZOV_LOCK_TIMEOUT": "60"}
-    with write_lock(sqlite_url):
-        client = subprocess.Popen([str(ZOV), *TRIAGE], env=env, stderr=subprocess.PIPE,
-                                  text=True)
-        said = ctrl_c_while_it_waits(client, lambda: next(iter(server.children()), None),
+    with write_lock(sqlite_url):  # the command waits for it
+        client = through(server, sqlite_url, *TRIAGE)
+        said = signal_while_it_waits(client, sig, lambda: next(iter(server.children()), None),
                                      sqlite_url)
-    assert client.returncode == 130  # the command's own exit code, passed on by the server
-    assert said.count("\n") == 1 and said.startswith("Error: interrupted (Ctrl-C); nothing"), said
+    assert client.returncode == code  # Ctrl-C: the command's own, passed on by the server
+    assert said.count("\n") == 1 and said.startswith(line), said
     assert wait_for(lambda: not server.children())  # ended, and reaped by the server
     assert recorded(zov, "C-0001") == ["Registered"]
     assert server.process.poll() is None  # still serving
@@ -357,21 +334,9 @@ def test_an_idle_time_with_stop_is_refused_not_dropped(folder, tmp_path):
 # -- the server `zov` starts by itself (ZOV_SERVER=auto, the default outside the tests) ------
 
 
-@contextmanager
-def write_lock(sqlite_url: str) -> Iterator[None]:
-    """Another writer holding the SQLite store's write lock."""
-    store = sqlite3.connect(sqlite_url[len("sqlite:///"):], isolation_level=None)
-    store.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    finally:
-        store.execute("ROLLBACK")
-        store.close()
-
-
-def ctrl_c_while_it_waits(client: subprocess.Popen, runs_it, sqlite_url: str) -> str:
-    """Ctrl-C to `client` once the process that runs its command (`runs_it()`, a pid or
-    None) waits for the store's write lock; what the client said, at most 20 s later."""
+def signal_while_it_waits(client: subprocess.Popen, sig: int, runs_it, sqlite_url: str) -> str:
+    """Signal `client` (Ctrl-C: SIGINT) once the process that runs its command (`runs_it()`,
+    a pid or None) waits for the store's write lock; what it said, at most 20 s later."""
     store = sqlite_url[len("sqlite:///"):]
 
     def opened() -> bool:
@@ -383,17 +348,13 @@ def ctrl_c_while_it_waits(client: subprocess.Popen, runs_it, sqlite_url: str) ->
 
     assert wait_for(opened)
     time.sleep(1)  # from opening the store to waiting for its lock: milliseconds of Python
-    client.send_signal(signal.SIGINT)
+    client.send_signal(sig)
     _, said = client.communicate(timeout=20)  # the lock would have kept it 60 s
     return said
 
 
 def recorded(zov, ref: str) -> list[str]:
     return [e["event"] for e in json.loads(zov("show", ref, "--format", "json").stdout)]
-
-
-TRIAGE = ("triage", "C-0001", "--outcome", "transfer", "--on", "2023-05-02")
-REGISTER = ("register", "C-0001", "--hulpvorm", "MKD", "--gemeente", "Stein")
 
 
 def test_ctrl_c_ends_a_command_waiting_for_the_store_at_once_and_starts_no_server(
@@ -406,7 +367,7 @@ def test_ctrl_c_ends_a_command_waiting_for_the_store_at_once_and_starts_no_serve
         assert zov(*step, mode="off").returncode == 0
     with write_lock(sqlite_url):
         client = zov(*TRIAGE, background=True, ZOV_LOCK_TIMEOUT="60")
-        said = ctrl_c_while_it_waits(client, lambda: client.pid, sqlite_url)
+        said = signal_while_it_waits(client, signal.SIGINT, lambda: client.pid, sqlite_url)
     assert client.returncode == 130
     assert said.count("\n") == 1 and said.startswith("Error: interrupted (Ctrl-C); nothing"), said
     time.sleep(1)  # (a server would have been started as the command ended)
@@ -510,36 +471,28 @@ def test_a_stop_right_after_the_start_waits_for_the_server_and_stops_it(auto):
     assert not Path(f"{socket}.starting").exists()
 
 
-def test_a_stop_the_moment_the_socket_is_made_still_removes_it(folder):
-    # `zov serve --stop` signals as soon as the socket answers; here the signal comes the
-    # instant the socket is made, before the server has done anything else. It must end as
-    # stopped, with its socket removed (a stop in that moment used to kill it and leave it).
+@pytest.mark.parametrize("step, stop", [
+    # `zov serve --stop` signals as soon as the socket answers: here the instant the socket
+    # is made, before the server has done anything else (it used to kill the server and
+    # leave the socket)
+    ("_listen", "after"),
+    # here before every removal of a file: the first as it starts to listen (its start
+    # marker), the second in the cleanup after that stop (its socket; that second stop used
+    # to end it with exit code 143, "Terminated")
+    ("_unlink", "before"),
+])
+def test_a_stop_at_any_moment_ends_the_server_as_stopped_with_its_socket_removed(
+        folder, step, stop):
     socket = folder / "zov.sock"
+    kill = "    os.kill(os.getpid(), signal.SIGTERM)\n"
     script = ("import os, signal, cli.forkserver as f\n"
-              "made = f._listen\n"
-              "def listen(path):\n"
-              "    listener = made(path)\n"
-              "    os.kill(os.getpid(), signal.SIGTERM)\n"
-              "    return listener\n"
-              "f._listen = listen\n"
-              f"f.serve_forever({str(socket)!r}, None)\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60)
-    assert (done.returncode, done.stderr) == (0, "zov serve: stopped\n")
-    assert not socket.exists()
-
-
-def test_a_second_stop_during_the_cleanup_still_ends_as_stopped(folder):
-    # Here every removal of a file by the server sends it a stop first: the first as it
-    # starts to listen (its start marker), the second in the cleanup after that stop (its
-    # socket). The second used to end it with exit code 143 ("Terminated").
-    socket = folder / "zov.sock"
-    script = ("import os, signal, cli.forkserver as f\n"
-              "unlink = f._unlink\n"
-              "def stop_and_unlink(path):\n"
-              "    os.kill(os.getpid(), signal.SIGTERM)\n"
-              "    unlink(path)\n"
-              "f._unlink = stop_and_unlink\n"
+              f"step = f.{step}\n"
+              "def stopped(path):\n"
+              f"{kill if stop == 'before' else ''}"
+              "    done = step(path)\n"
+              f"{kill if stop == 'after' else ''}"
+              "    return done\n"
+              f"f.{step} = stopped\n"
               f"f.serve_forever({str(socket)!r}, None)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           timeout=60)

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 from checks import stored_events
+from conftest import write_lock
 
 from transfers.app import Tracker
-
-TEST_PG = os.environ.get("ZOV_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def zov(url: str, *args: str, timeout_setting: str | None = None) -> subprocess.CompletedProcess:
@@ -58,29 +57,6 @@ def event_count(url: str) -> int:
 
 
 # -- another writer holds the lock ------------------------------------------------------------
-
-
-@contextmanager
-def write_lock(url: str):
-    """Hold the store's write lock (as a long write of another process would) until exit."""
-    if url.startswith("sqlite"):
-        conn = sqlite3.connect(url[len("sqlite:///"):], isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            conn.execute("ROLLBACK")
-            conn.close()
-        return
-    import psycopg
-
-    tracker = Tracker.open(url)
-    table = f'"{tracker.recorder.datastore.schema}"."{tracker.recorder.events_table_name}"'
-    tracker.close()
-    with psycopg.connect(TEST_PG) as conn:
-        conn.execute(f"LOCK TABLE {table} IN EXCLUSIVE MODE")
-        yield
-        conn.rollback()
 
 
 def test_a_second_writer_waits_for_the_lock_and_then_writes(store_url):
