@@ -112,9 +112,11 @@ class CtrlC:
     def __init__(self) -> None:
         self.said = threading.Lock()  # taken by whichever ends the command: it alone says so
         self.write = -1
+        if os.name != "posix":  # (Windows' wakeup takes a socket): Ctrl-C as Python handles it
+            return
         try:
             read, write = os.pipe()
-        except OSError:  # no pipe to be had: Ctrl-C as Python handles it
+        except OSError:  # no pipe to be had: as Python handles it
             return
         os.set_blocking(write, False)
         try:
@@ -126,14 +128,18 @@ class CtrlC:
         self.write = write
         watch = threading.Thread(target=self._watch, args=(read,), name="zov-ctrl-c",
                                  daemon=True)
-        stack = threading.stack_size(self.STACK)  # not the 8 MB a thread gets by default
+        try:
+            stack = threading.stack_size(self.STACK)  # not the 8 MB a thread gets by default
+        except (RuntimeError, ValueError):  # a platform that does not let it be set
+            stack = None
         try:
             watch.start()
         except RuntimeError:  # no room for a thread (memory limits): as Python does
             os.close(read)
             self.close()
         finally:
-            threading.stack_size(stack)
+            if stack is not None:
+                threading.stack_size(stack)
 
     def _watch(self, read: int) -> None:
         with open(read, "rb", buffering=0) as pipe:
