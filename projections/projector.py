@@ -724,6 +724,7 @@ class Projector:
         rows, then the rest of what it folded as plain data (see `_OtherHalf`)."""
         # Ctrl-C reaches both processes; the first handles it, and ends this one.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # (held back for the fork)
         _end_with(first)
         receive.close()  # the first process's end: were it open here too, a send to a first
         # process that was killed would wait for ever instead of failing
@@ -1065,6 +1066,9 @@ class _OtherHalf:
         self.process = context.Process(target=projector._fold_other_half,
                                        args=(head, send, self.side, self.receive, os.getpid()),
                                        daemon=True)
+        # Ctrl-C is held back in this thread while it forks, so that the second has it only
+        # once it ignores it (`_fold_other_half`); this process has it right after.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self.process.start()
         except BaseException:
@@ -1072,6 +1076,7 @@ class _OtherHalf:
             self._remove_side()
             raise
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             send.close()
 
     def folded(self) -> int:

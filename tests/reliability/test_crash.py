@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
 from checks import assert_no_gaps, assert_read_models_equal_a_rebuild, stored_events
 from click.testing import CliRunner
 
@@ -173,15 +174,31 @@ def test_kill_9_while_a_large_import_writes_leaves_nothing(store_url, tmp_path):
     tracker.close()
 
 
+# `zov projections rebuild` whose second process takes a second to start folding
+SLOW_SECOND = ("import sys, time\n"
+               "from projections.projector import Projector\n"
+               "fold = Projector._fold_other_half\n"
+               "def slowly(self, *args):\n"
+               "    time.sleep(1)\n"
+               "    return fold(self, *args)\n"
+               "Projector._fold_other_half = slowly\n"
+               "from cli.main import cli\n"
+               "cli(['projections', 'rebuild'], prog_name='zov')\n")
+
+
 @contextmanager
-def rebuilding_in_two(store_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, int]]:
+def rebuilding_in_two(store_url: str, tmp_path: Path, slow_start: bool = False
+                      ) -> Iterator[tuple[subprocess.Popen, int]]:
     """A `zov projections rebuild` of 5,000 events, in a session of its own (as a terminal's
-    foreground job), and its second process once past its first steps (stderr piped). Both
-    are killed afterwards, whatever became of them: neither may hold the test's schema."""
+    foreground job), and its second process once past its first steps (with `slow_start`:
+    the moment it is seen, a second before it begins); stderr piped. Both are killed
+    afterwards, whatever became of them: neither may hold the test's schema."""
     sheet, refs = clients_file(tmp_path, 7, rows=2_500)
     timed(store_url, ["import", "clients", str(sheet)])
     timed(store_url, ["apply", str(events_file(tmp_path, 7, refs))])  # 5,000 events
-    proc = subprocess.Popen([zov(), "projections", "rebuild"], env=env(store_url),
+    command = ([sys.executable, "-c", SLOW_SECOND] if slow_start
+               else [zov(), "projections", "rebuild"])
+    proc = subprocess.Popen(command, env=env(store_url),
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     second = None
@@ -189,7 +206,8 @@ def rebuilding_in_two(store_url: str, tmp_path: Path) -> Iterator[tuple[subproce
         while second is None and proc.poll() is None:
             second = next(iter(_children(proc.pid)), None)
         assert second is not None, "the rebuild ended before its second process was seen"
-        _waited(lambda: not _running(second) or _cpu_ticks(second) >= 2, 20, step=0.001)
+        if not slow_start:
+            _waited(lambda: not _running(second) or _cpu_ticks(second) >= 2, 20, step=0.001)
         yield proc, second
     finally:
         proc.kill()
@@ -219,13 +237,16 @@ def test_kill_9_of_a_rebuild_in_two_processes_takes_the_second_down_too(store_ur
     tracker.close()
 
 
-def test_ctrl_c_of_a_rebuild_in_two_processes_is_one_line_and_ends_both(store_url, tmp_path):
+@pytest.mark.parametrize("slow_start", [False, True], ids=["while-both-fold", "as-it-starts"])
+def test_ctrl_c_of_a_rebuild_in_two_processes_is_one_line_and_ends_both(store_url, tmp_path,
+                                                                         slow_start):
     """Ctrl-C reaches both processes of a rebuild (the terminal signals its foreground
     job); the first says the one line and ends the second, which says nothing (it printed
-    "Process ForkProcess-1:" and the start of a traceback)."""
+    "Process ForkProcess-1:" and the start of a traceback), also when Ctrl-C comes before
+    the second has begun to ignore it."""
     tracker = Tracker.open(store_url)
     tracker.adopt_plan(None, "built-in", "test")
-    with rebuilding_in_two(store_url, tmp_path) as (proc, second):
+    with rebuilding_in_two(store_url, tmp_path, slow_start) as (proc, second):
         os.killpg(proc.pid, signal.SIGINT)
         _, said = proc.communicate(timeout=30)
         assert proc.returncode == 130
