@@ -175,7 +175,7 @@ def test_kill_9_while_a_large_import_writes_leaves_nothing(store_url, tmp_path):
 
 
 # `zov projections rebuild` whose second process takes a second to start folding
-SLOW_SECOND = ("import sys, time\n"
+SLOW_SECOND = ("import time\n"
                "from projections.projector import Projector\n"
                "fold = Projector._fold_other_half\n"
                "def slowly(self, *args):\n"
@@ -209,11 +209,11 @@ def rebuilding_in_two(store_url: str, tmp_path: Path, slow_start: bool = False
         if not slow_start:
             _waited(lambda: not _running(second) or _cpu_ticks(second) >= 2, 20, step=0.001)
         yield proc, second
-    finally:
-        proc.kill()
-        proc.communicate()
+    finally:  # the second first: left running, it would hold the first's stderr open
         if second is not None and _running(second):
             os.kill(second, signal.SIGKILL)
+        proc.kill()
+        proc.communicate()
 
 
 def test_kill_9_of_a_rebuild_in_two_processes_takes_the_second_down_too(store_url, tmp_path):
