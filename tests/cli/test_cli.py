@@ -73,12 +73,18 @@ def test_a_refusal_is_one_line_on_stderr_and_exit_code_1(zov):
     assert "warm handover needs a receiving party first" in result.stderr
 
 
+def wakeup_fd() -> int:
+    """Python's signal wakeup fd as it stands (-1: none)."""
+    fd = signal.set_wakeup_fd(-1)
+    signal.set_wakeup_fd(fd)
+    return fd
+
+
 def test_ctrl_c_in_a_command_is_one_line_and_exit_code_130(zov, monkeypatch):
     from transfers.app import Tracker
 
     zov("register", "C-1", "-H", "MKD", "-g", "Stein")
-    wakeup = signal.set_wakeup_fd(-1)
-    signal.set_wakeup_fd(wakeup)
+    wakeup = wakeup_fd()
 
     def ctrl_c(*_args, **_kwargs):
         raise KeyboardInterrupt  # as Python raises it at Ctrl-C
@@ -93,7 +99,7 @@ def test_ctrl_c_in_a_command_is_one_line_and_exit_code_130(zov, monkeypatch):
     assert [r["event"] for r in json.loads(zov("show", "C-1", "--format", "json").output)] == [
         "Registered"]
     # what watched for Ctrl-C is gone: Python's wakeup pipe given back, the thread ended
-    assert signal.set_wakeup_fd(wakeup) == wakeup
+    assert wakeup_fd() == wakeup
     for _ in range(100):
         if "zov-ctrl-c" not in [t.name for t in threading.enumerate()]:
             break
@@ -102,8 +108,7 @@ def test_ctrl_c_in_a_command_is_one_line_and_exit_code_130(zov, monkeypatch):
 
 
 def test_a_command_runs_when_no_thread_can_be_started_to_watch_for_ctrl_c(zov, monkeypatch):
-    wakeup = signal.set_wakeup_fd(-1)
-    signal.set_wakeup_fd(wakeup)
+    wakeup = wakeup_fd()
 
     start = threading.Thread.start
 
@@ -116,7 +121,7 @@ def test_a_command_runs_when_no_thread_can_be_started_to_watch_for_ctrl_c(zov, m
         patched.setattr(threading.Thread, "start", no_room)
         result = zov("register", "C-1", "-H", "MKD", "-g", "Stein")
     assert result.exit_code == 0, result.stderr
-    assert signal.set_wakeup_fd(wakeup) == wakeup  # given back
+    assert wakeup_fd() == wakeup  # given back
 
 
 @pytest.mark.parametrize("args, message", [

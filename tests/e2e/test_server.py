@@ -353,6 +353,12 @@ def signal_while_it_waits(client: subprocess.Popen, sig: int, runs_it, sqlite_ur
     return said
 
 
+def none_started(socket: Path) -> bool:
+    """Whether no server was started on `socket` (a command starts one as it ends)."""
+    time.sleep(1)
+    return not servers_on(socket) and not Path(f"{socket}.starting").exists()
+
+
 def recorded(zov, ref: str) -> list[str]:
     return [e["event"] for e in json.loads(zov("show", ref, "--format", "json").stdout)]
 
@@ -370,8 +376,7 @@ def test_ctrl_c_ends_a_command_waiting_for_the_store_at_once_and_starts_no_serve
         said = signal_while_it_waits(client, signal.SIGINT, lambda: client.pid, sqlite_url)
     assert client.returncode == 130
     assert said.count("\n") == 1 and said.startswith("Error: interrupted (Ctrl-C); nothing"), said
-    time.sleep(1)  # (a server would have been started as the command ended)
-    assert not servers_on(socket) and not Path(f"{socket}.starting").exists()
+    assert none_started(socket)
     assert recorded(functools.partial(zov, mode="off"), "C-0001") == ["Registered"]
     # and Ctrl-C in Python code (reading a sheet from a terminal that sends nothing)
     with zov("apply", "/dev/stdin", background=True) as reading:
@@ -379,8 +384,7 @@ def test_ctrl_c_ends_a_command_waiting_for_the_store_at_once_and_starts_no_serve
         reading.send_signal(signal.SIGINT)
         _, said = reading.communicate(timeout=20)
     assert reading.returncode == 130 and said.startswith("Error: interrupted (Ctrl-C)"), said
-    time.sleep(1)
-    assert not servers_on(socket) and not Path(f"{socket}.starting").exists()
+    assert none_started(socket)
 
 
 def servers_on(socket: Path) -> list[int]:

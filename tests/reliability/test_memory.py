@@ -15,17 +15,17 @@ from pathlib import Path
 from transfers.app import Tracker
 from transfers.memory import memory_available
 
-# Runs zov's own entry point (its modules, and the store's driver, loaded first) with an
-# address-space limit (what `ulimit -v` sets) of the process's size after its imports plus
-# MARGIN bytes: room for a command's first steps (PostgreSQL's connection pool starts three
-# threads of 8 MB of stack each), less than a rebuild is said to need at the least (42 MB a process).
-# The address-space limit of this process's size plus sys.argv[1] bytes.
+# The address-space limit (what `ulimit -v` sets) of this process's size plus sys.argv[1] bytes.
 SET_LIMIT = """
 import resource, sys
 from transfers.memory import _kilobytes, _read
 size = _kilobytes(_read("/proc/self/status"), "VmSize")
 resource.setrlimit(resource.RLIMIT_AS, (size + int(sys.argv[1]), resource.RLIM_INFINITY))
 """
+# Runs zov's own entry point (its modules, and the store's driver, loaded first) under
+# SET_LIMIT with MARGIN bytes: room for a command's first steps (PostgreSQL's connection pool
+# starts three threads of 8 MB of stack each), less than a rebuild is said to need at the
+# least (42 MB a process).
 UNDER_LIMIT = """
 import os, sys
 import cli.main, cli.reports, projections.readmodels, projections.schema, transfers.app
