@@ -91,13 +91,11 @@ def info(session: Session, fmt: str) -> None:
               help="running arrangement (repeat for several)")
 @click.option("--arrangement-end", type=DATE, help="end date of the running arrangement")
 @click.option("--cohort", help="cohort in the plan, e.g. JENS, Zorgklas")
-@recorded_options()
+@recorded_options(on_default="the plan's peildatum")
 @pass_session
 def register(session: Session, ref: str, hulpvorm: str, gemeente: str,
              arrangements: tuple[str, ...], arrangement_end, cohort, on, by, note) -> None:
     """Register a client's path from the peildatum overview (REF is pseudonymous).
-
-    --on defaults to the plan's peildatum here.
 
     \b
     Example:
@@ -279,7 +277,7 @@ def show(session: Session, ref: str, hulpvorm, fmt: str) -> None:
     if not paths:
         tracker.path(ref)  # raises the "no such path" refusal
     if fmt != "table":
-        emit([dict(row, ref=p.ref, hulpvorm=p.hulpvorm) for p in paths
+        emit([{"ref": p.ref, "hulpvorm": p.hulpvorm, **row} for p in paths
               for row in _timeline_rows(tracker, p)], fmt,
              ["ref", "hulpvorm", "event_no", "on", "event", "details", "note", "by",
               "recorded_at", "voided"])

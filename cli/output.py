@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum
@@ -92,7 +91,3 @@ def emit_one(record: Mapping[str, Any], fmt: str) -> None:
         for key, value in record.items():
             click.echo(f"{key.ljust(width)}  {cell(value)}")
 
-
-def fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)

@@ -85,7 +85,8 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json", "cs
                       help="table for people; json or csv for scripts")
 
 
-def recorded_options(dated: bool = True) -> Callable[[Callable], Callable]:
+def recorded_options(dated: bool = True,
+                     on_default: str = "today") -> Callable[[Callable], Callable]:
     """--on (effective date), --by (who records) and --note, common to every event command."""
 
     def decorate(f: Callable) -> Callable:
@@ -94,7 +95,7 @@ def recorded_options(dated: bool = True) -> Callable[[Callable], Callable]:
                          help="who records this [default: $ZOV_ACTOR or your login name]")(f)
         if dated:
             f = click.option("--on", type=DATE, default=None,
-                             help="date it happened [default: today]")(f)
+                             help=f"date it happened [default: {on_default}]")(f)
         return f
 
     return decorate

@@ -32,11 +32,11 @@ def place() -> None:
 @click.option("--leefhuis", "-l", required=True, help="the Leefhuis the place belongs to")
 @click.option("--occupied/--empty", default=False, help="is a client living there")
 @click.option("--ref", help="pseudonymous reference of the client in an occupied place")
-@recorded_options()
+@recorded_options(on_default="the plan's peildatum")
 @pass_session
 def register_place(session: Session, place_code: str, leefhuis: str, occupied: bool, ref, on,
                    by, note) -> None:
-    """Register a Leefhuis place (--on defaults to the plan's peildatum).
+    """Register a Leefhuis place, occupied or empty.
 
     \b
     Example:

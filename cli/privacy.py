@@ -33,7 +33,8 @@ def keygen() -> None:
 @click.option("--reason", "-r", required=True,
               help="why (e.g. the request's number); logged for good, so no names")
 @hulpvorm_option
-@click.option("--by", envvar="ZOV_ACTOR", default=None, help="who forgets [default: $ZOV_ACTOR]")
+@click.option("--by", envvar="ZOV_ACTOR", default=None,
+              help="who forgets [default: $ZOV_ACTOR or your login name]")
 @pass_session
 def forget(session: Session, ref: str, reason: str, hulpvorm, by) -> None:
     """Erase a client's personal data for good (AVG art. 17, right to erasure).
