@@ -38,7 +38,7 @@ class Session:
         return self.open(create=False)
 
     def open(self, create: bool = True):
-        """The tracker; with `create`, a SQLite store that does not exist yet is created."""
+        """The tracker; with `create`, a store that does not exist yet is created."""
         if self._tracker is None:
             from transfers.app import Tracker
 
@@ -46,7 +46,7 @@ class Session:
             if not create and path is not None and not path.exists():
                 raise StoreError(f"there is no store at {path}: create it with `zov init`, or "
                                  "name the right file with --db or ZOV_DB")
-            self._tracker = Tracker(self.store)
+            self._tracker = Tracker(self.store, create)
         return self._tracker
 
     def close(self) -> None:

@@ -43,12 +43,13 @@ class Database:
 
                 # A catch-up waits for another one (or a rebuild) at most ZOV_LOCK_TIMEOUT
                 # seconds, then says so in one line, as a writer does.
-                settings = [f"-c lock_timeout={int(store.env['POSTGRES_LOCK_TIMEOUT'])}s"]
-                schema = store.env.get("POSTGRES_SCHEMA")
-                if schema:
-                    settings.append("-c search_path=" + '"' + schema.replace('"', '""') + '"')
-                self.raw = psycopg.connect(**postgres_conninfo(store), autocommit=True,
-                                           options=" ".join(settings))
+                conninfo = postgres_conninfo(store)
+                settings = [conninfo.pop("options", ""),
+                            f"-c lock_timeout={int(store.env['POSTGRES_LOCK_TIMEOUT'])}s"]
+                if store.env.get("POSTGRES_SCHEMA"):
+                    settings.append(f"-c search_path={store.schema}")  # a plain name
+                self.raw = psycopg.connect(**conninfo, autocommit=True,
+                                           options=" ".join(settings).strip())
         except errors() as exc:
             raise database_error(exc, store) from None
 

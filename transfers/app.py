@@ -127,13 +127,15 @@ class Tracker(Application):
 
     name = "Tracker"
 
-    def __init__(self, store: StoreURL) -> None:
+    def __init__(self, store: StoreURL, create: bool = True) -> None:
+        """Open the store; without `create`, refuse one that does not exist yet."""
         self.store = store
         if store.sqlite_path is not None:
             prepare_sqlite_file(store.sqlite_path)
             bind_directly()
         env = {**store.env, **store_cipher_env(os.environ)}
-        if store.kind == "postgresql" and ensure_postgres_schema(store, store.events_table):
+        if store.kind == "postgresql" and ensure_postgres_schema(store, store.events_table,
+                                                                 create):
             env["CREATE_TABLE"] = "false"  # exists: roles that may not create can open it
         try:
             super().__init__(env=env)
@@ -583,11 +585,15 @@ class Tracker(Application):
     # -- bulk saves (transfers.bulk, transfers.archive) ----------------------------------
 
     def construct_recorder(self) -> Any:
-        """On PostgreSQL, a recorder whose large batch saves do not hang (transfers.pgstore)."""
-        if self.store.kind == "postgresql" and self.env.get("APPLICATION_RECORDER_TOPIC") is None:
-            from transfers.pgstore import TOPIC
+        """On PostgreSQL, a recorder whose large batch saves do not hang (transfers.pgstore),
+        connecting with the URL's other parameters (sslmode ...) as zov's own connections do:
+        eventsourcing's settings cannot carry them, so they go to its pool before it opens."""
+        if self.store.kind == "postgresql":
+            self.factory.datastore.pool.kwargs.update(self.store.libpq)
+            if self.env.get("APPLICATION_RECORDER_TOPIC") is None:
+                from transfers.pgstore import TOPIC
 
-            self.env["APPLICATION_RECORDER_TOPIC"] = TOPIC
+                self.env["APPLICATION_RECORDER_TOPIC"] = TOPIC
         return super().construct_recorder()
 
     def keep_in_batch(self, *streams: Stream) -> None:

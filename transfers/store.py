@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -27,6 +28,13 @@ class StoreURL:
     kind: str  # "sqlite" or "postgresql"
     env: dict[str, str]
     sqlite_path: Path | None = None
+    libpq: dict[str, str] = field(default_factory=dict)  # the URL's other connection
+    # parameters (sslmode, sslrootcert, application_name ...), passed to every connection
+
+    @property
+    def schema(self) -> str:
+        """The PostgreSQL schema the store lives in."""
+        return self.env.get("POSTGRES_SCHEMA") or "public"
 
     @property
     def events_table(self) -> str:
@@ -40,12 +48,14 @@ class StoreURL:
 
     @property
     def display(self) -> str:
-        """The URL without any password, for messages and `zov info`."""
+        """The URL without any password (nor a key file's: sslpassword), for messages and
+        `zov info`."""
         parts = urlsplit(self.url)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            return parts._replace(netloc=netloc).geturl()
-        return self.url
+        if not (parts.password or "sslpassword" in self.libpq):
+            return self.url
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        query = re.sub(r"(?<![^&])sslpassword=[^&]*", "sslpassword=***", parts.query)
+        return parts._replace(netloc=netloc, query=query).geturl()
 
 
 def parse_store_url(url: str | None) -> StoreURL:
@@ -68,7 +78,18 @@ def parse_store_url(url: str | None) -> StoreURL:
         if not dbname or not parts.hostname:
             raise StoreError(f"store URL '{url}' needs a host and a database name, e.g. "
                              "postgresql://user@127.0.0.1:5432/zov")
-        query = parse_qs(parts.query)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        for name, values in query.items():
+            if len(values) > 1:
+                raise StoreError(f"store URL gives '{name}' {len(values)} times; give it once")
+        libpq = {name: values[0] for name, values in query.items() if name != "schema"}
+        if taken := sorted(set(libpq) & URL_PARTS):
+            raise StoreError(f"store URL gives '{taken[0]}' as a parameter; write it in the URL "
+                             "itself: postgresql://user:password@host:port/dbname")
+        schema = query.get("schema", [""])[0]
+        if schema and not PLAIN_NAME.fullmatch(schema):
+            raise StoreError(f"schema '{schema}' in the store URL is not a plain name; use "
+                             "lower-case letters, digits and _ (at most 63), e.g. schema=zov")
         env = {
             "PERSISTENCE_MODULE": "eventsourcing.postgres",
             "POSTGRES_DBNAME": dbname,
@@ -76,14 +97,21 @@ def parse_store_url(url: str | None) -> StoreURL:
             "POSTGRES_PORT": str(parts.port or 5432),
             "POSTGRES_USER": unquote(parts.username or os.environ.get("USER", "postgres")),
             "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
-            "POSTGRES_SCHEMA": query.get("schema", [""])[0],
+            "POSTGRES_SCHEMA": schema,
             "POSTGRES_CONNECT_TIMEOUT": "5",
             "POSTGRES_LOCK_TIMEOUT": lock_timeout,
             "POSTGRES_POOL_SIZE": "2",
         }
-        return StoreURL(url, "postgresql", env)
+        return StoreURL(url, "postgresql", env, libpq=libpq)
     raise StoreError(f"store URL '{url}' is not understood; use sqlite:///path/to/zov.sqlite "
                      "or postgresql://user@host:5432/dbname")
+
+
+# Written in the URL's own parts, never as parameters (which would override them unseen).
+URL_PARTS = frozenset({"dbname", "host", "hostaddr", "port", "user", "password"})
+# A schema name PostgreSQL takes unquoted and unchanged: eventsourcing writes it into its
+# SQL as it is, so a capital (folded to lower case) or a space would name another schema.
+PLAIN_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 
 
 def lock_timeout_setting() -> str:
@@ -219,24 +247,31 @@ def postgres_conninfo(store: StoreURL) -> dict[str, str]:
     env = store.env
     return {"dbname": env["POSTGRES_DBNAME"], "host": env["POSTGRES_HOST"],
             "port": env["POSTGRES_PORT"], "user": env["POSTGRES_USER"],
-            "password": env["POSTGRES_PASSWORD"], "connect_timeout": env["POSTGRES_CONNECT_TIMEOUT"]}
+            "password": env["POSTGRES_PASSWORD"], "connect_timeout": env["POSTGRES_CONNECT_TIMEOUT"],
+            **store.libpq}
 
 
-def ensure_postgres_schema(store: StoreURL, events_table: str) -> bool:
-    """Create the schema named in the URL (`?schema=`) if it does not exist yet; True if the
-    store's event table exists already (then nothing need be created: roles without the
-    right to create, such as a read-only one, can open it)."""
+def ensure_postgres_schema(store: StoreURL, events_table: str, create: bool = True) -> bool:
+    """True if the store's event table exists already (then nothing need be created: roles
+    without the right to create, such as a read-only one, can open it). Otherwise, with
+    `create`, create the schema named in the URL (`?schema=`) if it is missing; without it,
+    refuse, as for a SQLite file that does not exist (a mistyped URL creates nothing)."""
     import psycopg
     from psycopg import sql
 
-    schema = store.env["POSTGRES_SCHEMA"] or "public"
+    schema = store.schema
     try:
         with psycopg.connect(**postgres_conninfo(store), autocommit=True) as conn:
-            if not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
-                                (schema,)).fetchone():
+            if conn.execute("SELECT to_regclass(%s) IS NOT NULL",
+                            (f'"{schema}".{events_table}',)).fetchone()[0]:
+                return True
+            if create and not conn.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s",
+                                           (schema,)).fetchone():
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
                     sql.Identifier(schema)))
-            return conn.execute("SELECT to_regclass(%s) IS NOT NULL",
-                                (f'"{schema}".{events_table}',)).fetchone()[0]
     except psycopg.Error as exc:
         raise StoreError(f"cannot open the store {store.display}: {first_line(exc)}") from None
+    if not create:
+        raise StoreError(f"there is no store in schema {schema} of {store.display}: create it "
+                         "with `zov init`, or name the right one with --db or ZOV_DB")
+    return False

@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 import click
+import psycopg
 import pytest
 from click.testing import CliRunner
+from conftest import PG_DSN, fresh_schema_url
 
 from cli.main import cli
 
@@ -206,3 +208,25 @@ def test_a_command_on_a_store_that_does_not_exist_creates_nothing(tmp_path, cli_
     run("init")  # creates it
     run("register", "C-1", "-H", "MKD", "-g", "Stein")
     assert store.exists()
+
+
+def test_a_command_on_a_postgresql_schema_without_a_store_creates_nothing(cli_runner):
+    def tables(schema: str) -> list:
+        with psycopg.connect(PG_DSN) as conn:
+            return conn.execute("SELECT schema_name FROM information_schema.schemata WHERE "
+                                "schema_name = %s UNION ALL SELECT table_name FROM "
+                                "information_schema.tables WHERE table_schema = %s",
+                                (schema, schema)).fetchall()
+
+    with fresh_schema_url() as url:
+        schema = url.rsplit("schema=", 1)[1]
+        run = cli_runner(url)
+        for args in (["counts"], ["register", "C-1", "-H", "MKD", "-g", "Stein"], ["info"]):
+            result = run(*args, code=1)
+            assert result.stderr == (f"Error: there is no store in schema {schema} of {url}: "
+                                     "create it with `zov init`, or name the right one with "
+                                     "--db or ZOV_DB\n")
+            assert tables(schema) == []
+        run("init")  # creates it
+        run("register", "C-1", "-H", "MKD", "-g", "Stein")
+        assert len(tables(schema)) > 1

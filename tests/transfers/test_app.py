@@ -152,10 +152,36 @@ def test_a_file_that_is_not_a_database_gives_a_clear_error(tmp_path):
     ("mysql://x/y", "not understood"),
     ("sqlite:///", "names no file"),
     ("postgresql://127.0.0.1:1/zov", "cannot open the store"),
+    # Unquoted in eventsourcing's SQL, 'Zov' would be folded to zov (another schema) and
+    # 'zov x' would be a syntax error in the middle of setting up the store.
+    ("postgresql://127.0.0.1/zov?schema=Zov", "schema 'Zov' in the store URL is not a plain"),
+    ("postgresql://127.0.0.1/zov?schema=zov%20x", "schema 'zov x' in the store URL is not a"),
+    ("postgresql://127.0.0.1/zov?schema=a&schema=b", "gives 'schema' 2 times; give it once"),
+    ("postgresql://127.0.0.1/zov?host=10.0.0.1", "gives 'host' as a parameter; write it in"),
 ])
 def test_bad_store_urls_are_refused_clearly(url, message):
     with pytest.raises(StoreError, match=message):
         Tracker.open(url).plan_record()
+
+
+def test_a_store_urls_connection_parameters_reach_every_connection(postgres_url):
+    # A parameter such as sslmode=require must never be dropped unseen: eventsourcing's
+    # settings cannot carry it, so zov hands it to the library's pool as to its own.
+    with pytest.raises(StoreError, match='invalid sslmode value: "bogus"'):
+        Tracker.open(postgres_url + "&sslmode=bogus")
+    from projections.readmodels import ReadModels
+
+    url = postgres_url + "&application_name=zov-url-test&sslpassword=secret"
+    with Tracker.open(url) as tracker:
+        with tracker.recorder.datastore.get_connection() as conn:  # the library's pool
+            assert conn.execute("SHOW application_name").fetchone() == {
+                "application_name": "zov-url-test"}
+        read_models = ReadModels(tracker)
+        assert read_models.db.raw.execute("SHOW application_name").fetchone() == (
+            "zov-url-test",)
+        read_models.close()
+        assert "secret" not in tracker.store.display and "sslpassword=***" in (
+            tracker.store.display)
 
 
 def test_a_save_records_every_pending_event_of_its_aggregates_in_order(tracker):
