@@ -11,7 +11,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     PersistenceError,
     Recording,
+    StoredEvent,
     Transcoding,
 )
 
@@ -595,6 +596,52 @@ class Tracker(Application):
 
                 self.env["APPLICATION_RECORDER_TOPIC"] = TOPIC
         return super().construct_recorder()
+
+    PRELOAD = 500  # streams read per query
+
+    def preload(self, stream_ids: Iterable[UUID]) -> set[UUID]:
+        """Inside a batch: read these streams, those it does not hold yet, with one query per
+        500 (and their keys with one), instead of two queries for each as its commands would
+        (1–1.5 ms a stream on PostgreSQL); the ids of those that exist.
+
+        The same fold as the repository's (each event mutates the aggregate in turn)."""
+        if self._batch is None:
+            raise RuntimeError("preload() is only for use inside `with tracker.batch()`")
+        ids = set(stream_ids)
+        found = {i for i in ids if i in self._batch}
+        wanted = sorted(ids - found)
+        if not wanted:
+            return found
+        self.mapper.keys.load(wanted)
+        recorder, to_event = self.recorder, self.mapper.to_domain_event
+        sqlite = self.store.kind == "sqlite"
+        if sqlite:
+            table, where = recorder.events_table_name, "originator_id IN ({})"
+        else:
+            table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
+            where = "originator_id = ANY(%s)"
+        select = (f"SELECT originator_id, originator_version, topic, state FROM {table} "
+                  f"WHERE {where} ORDER BY originator_id, originator_version")
+        for start in range(0, len(wanted), self.PRELOAD):
+            part = wanted[start:start + self.PRELOAD]
+            sql, params = ((select.format(", ".join("?" * len(part))), [i.hex for i in part])
+                           if sqlite else (select, [part]))
+            try:
+                with recorder.datastore.transaction(commit=False) as cursor:
+                    cursor.execute(sql, params)
+                    rows = cursor.fetchall()
+            except (PersistenceError, sqlite3.Error) as exc:
+                raise store_failure(exc, f"cannot read the store {self.store.display}") from None
+            streams: dict[UUID, Any] = {}
+            for row in rows:
+                oid = row["originator_id"]
+                oid = oid if isinstance(oid, UUID) else UUID(oid)
+                streams[oid] = to_event(StoredEvent(
+                    originator_id=oid, originator_version=row["originator_version"],
+                    topic=row["topic"], state=bytes(row["state"]))).mutate(streams.get(oid))
+            self._batch.update(streams)
+            found.update(streams)
+        return found
 
     def keep_in_batch(self, *streams: Stream) -> None:
         """Inside a batch: let its later commands use these already loaded streams."""

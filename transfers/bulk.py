@@ -156,24 +156,24 @@ def import_clients(tracker: Any, sheet: Sheet, by: str, *, dry_run: bool = False
                    several_paths: bool = False, progress: Progress | None = None) -> Report:
     """Register the client paths of an overview file (see CLIENT_COLUMNS)."""
     run = _ClientImport(tracker, sheet, by, several_paths)
-    return _run(tracker, sheet, Report(sheet.name, "clients", dry_run), run.row, progress)
+    return _run(tracker, sheet, Report(sheet.name, "clients", dry_run), run, progress)
 
 
 def import_places(tracker: Any, sheet: Sheet, by: str, *, dry_run: bool = False,
                   progress: Progress | None = None) -> Report:
     """Register the Leefhuis places of an overview file (see PLACE_COLUMNS)."""
     run = _PlaceImport(tracker, sheet, by)
-    return _run(tracker, sheet, Report(sheet.name, "places", dry_run), run.row, progress)
+    return _run(tracker, sheet, Report(sheet.name, "places", dry_run), run, progress)
 
 
 def apply_events(tracker: Any, sheet: Sheet, by: str, *, dry_run: bool = False,
                  progress: Progress | None = None) -> Report:
     """Append the events of a sheet in file order, one row one event (see EVENT_COLUMNS)."""
     run = _EventApply(tracker, sheet, by)
-    return _run(tracker, sheet, Report(sheet.name, "events", dry_run), run.row, progress)
+    return _run(tracker, sheet, Report(sheet.name, "events", dry_run), run, progress)
 
 
-def _run(tracker: Any, sheet: Sheet, report: Report, handle: Callable[[Row], tuple[str, str]],
+def _run(tracker: Any, sheet: Sheet, report: Report, run: _Import,
          progress: Progress | None) -> Report:
     _check_memory(sheet)
     tracker.remember_plan_lookups()
@@ -182,16 +182,18 @@ def _run(tracker: Any, sheet: Sheet, report: Report, handle: Callable[[Row], tup
         # cyclic garbage, written, unchanged or refused, nor does the run at its end
         # (tests/transfers/test_bulk_rows.py), so the collector stays paused throughout.
         with collector_paused(), tracker.batch(creations_checked=True):
-            for row in sheet.rows():
-                report.rows += 1
-                try:
-                    if row.problem:
-                        raise RowFailed([RowError(row.line, None, row.problem)])
-                    report.count(*handle(row))
-                except RowFailed as failed:
-                    report.errors.extend(failed.errors)
-                if progress is not None:
-                    progress.advance(row.line)
+            for rows in _parts(sheet.rows(), tracker.PRELOAD):
+                run.prefetch(rows)
+                for row in rows:
+                    report.rows += 1
+                    try:
+                        if row.problem:
+                            raise RowFailed([RowError(row.line, None, row.problem)])
+                        report.count(*run.row(row))
+                    except RowFailed as failed:
+                        report.errors.extend(failed.errors)
+                    if progress is not None:
+                        progress.advance(row.line)
             if report.errors or report.dry_run:
                 raise _Abandon
             if progress is not None and report.written:
@@ -200,6 +202,17 @@ def _run(tracker: Any, sheet: Sheet, report: Report, handle: Callable[[Row], tup
         pass
     report.ignored_columns = list(sheet.ignored)
     return report
+
+
+def _parts(rows: Iterator[Row], size: int) -> Iterator[list[Row]]:
+    part: list[Row] = []
+    for row in rows:
+        part.append(row)
+        if len(part) == size:
+            yield part
+            part = []
+    if part:
+        yield part
 
 
 # A run holds what it makes until its one write at the end: per line of the file, at the
@@ -367,7 +380,17 @@ class _Streams:
         self.index: set[UUID] | None = None
         self.created: set[UUID] = set()
         self.refs: dict[str, list[str]] | None = None  # ref -> hulpvormen, once rebuilt
+        self.absent: set[UUID] = set()  # preloaded and not found
         self._ready = False
+
+    def preload(self, ids: set[UUID]) -> None:
+        """Read the streams of these ids that exist into the batch, a few queries for all."""
+        if not self._ready:
+            self._prepare()
+        ids -= self.created
+        if self.index is not None:
+            ids &= self.index
+        self.absent |= ids - self.tracker.preload(ids)
 
     def exists(self, stream_id: UUID, load: Callable[[], Stream]) -> bool:
         if not self._ready:
@@ -376,6 +399,8 @@ class _Streams:
             return True
         if self.index is not None:
             return stream_id in self.index
+        if stream_id in self.absent:
+            return False
         try:
             self.tracker.keep_in_batch(load())
             return True
@@ -448,13 +473,35 @@ def _seen(stream: Stream, kind: str, on: date | None, **details: Any) -> bool:
 
 
 class _Import:
-    """What the three kinds of run share: values, the recording person, failure tracking."""
+    """What the three kinds of run share: values, the recording person, failure tracking,
+    and reading the streams its rows name."""
+
+    NAMES: ClassVar[tuple[str, ...]] = ()  # the columns naming streams a row reads
+    REBUILD = False  # rebuild every stream when the sheet is as long as the log (_Streams)
 
     def __init__(self, tracker: Any, sheet: Sheet, by: str) -> None:
         self.tracker = tracker
         self.values = _Values(tracker)
         self.by = by
         self.first_failure: dict[str, int] = {}  # stream key -> first line refused on it
+        self.streams = _Streams(tracker, sheet, rebuild=self.REBUILD)
+
+    def row(self, row: Row) -> tuple[str, str]:
+        raise NotImplementedError
+
+    def prefetch(self, rows: list[Row]) -> None:
+        """Before these rows run: read the streams they name that exist, a few queries for
+        all, rather than two for each stream as a row finds it (tracker.preload)."""
+        ids: set[UUID] = set()
+        codes = [h.code for h in self.tracker.plan.hulpvormen]
+        for row in rows:
+            ref = row.get("ref") if "ref" in self.NAMES else None
+            if isinstance(ref, str) and ref.strip():
+                ids.update(path_id(ref.strip(), code) for code in codes)
+            place = row.get("place") if "place" in self.NAMES else None
+            if isinstance(place, str) and place.strip():
+                ids.add(place_id(place.strip()))
+        self.streams.preload(ids)
 
     def recorder(self, c: _Cells) -> str | None:
         return c.value("by", self.values.actor) or self.values.actor(self.by)
@@ -483,10 +530,11 @@ class _Import:
 
 
 class _ClientImport(_Import):
+    NAMES = ("ref",)
+
     def __init__(self, tracker: Any, sheet: Sheet, by: str, several_paths: bool) -> None:
         super().__init__(tracker, sheet, by)
         self.several_paths = several_paths
-        self.registry = _Streams(tracker, sheet, rebuild=False)
         self.made: dict[str, set[str]] = {}  # ref -> hulpvormen registered by this file
         self.rows_of: dict[tuple[str, str], int] = {}  # (ref, hulpvorm) -> line registering it
 
@@ -524,10 +572,10 @@ class _ClientImport(_Import):
     def _codes(self, ref: str) -> set[str]:
         """The hulpvormen this ref has paths for: in the store, or made by this file."""
         made = self.made.get(ref.casefold(), set())
-        if self.registry.empty():
+        if self.streams.empty():
             return made
         return made | {h.code for h in self.tracker.plan.hulpvormen
-                       if self.registry.exists(path_id(ref, h.code),
+                       if self.streams.exists(path_id(ref, h.code),
                                                lambda h=h: self.tracker.path(ref, h.code))}
 
     def _same(self, c: _Cells, path: ClientPath, wanted: dict[str, Any]) -> None:
@@ -578,9 +626,7 @@ def _amend_hint(path: ClientPath, column: str, value: Any) -> str:
 
 
 class _PlaceImport(_Import):
-    def __init__(self, tracker: Any, sheet: Sheet, by: str) -> None:
-        super().__init__(tracker, sheet, by)
-        self.registry = _Streams(tracker, sheet, rebuild=False)
+    NAMES = ("place",)
 
     def row(self, row: Row) -> tuple[str, str]:
         c, v = _Cells(row), self.values
@@ -598,7 +644,7 @@ class _PlaceImport(_Import):
         note, by = self.note(c), self.recorder(c)
         c.check()
         pid = place_id(code)
-        if self.registry.exists(pid, lambda: self.tracker.place(code)):
+        if self.streams.exists(pid, lambda: self.tracker.place(code)):
             place = self.tracker.place(code)
             self.tracker.keep_in_batch(place)
             self._same(c, place, {"leefhuis": leefhuis, "occupied": occupied, "ref": ref,
@@ -606,7 +652,7 @@ class _PlaceImport(_Import):
             return "unchanged", leefhuis
         self.command(c, f"place {code}", None, lambda: self.tracker.register_place(
             code, leefhuis, by, occupied=occupied, ref=ref, on=on, note=note))
-        self.registry.created.add(pid)
+        self.streams.created.add(pid)
         return "written", leefhuis
 
     def _same(self, c: _Cells, place: LeefhuisPlace, wanted: dict[str, Any]) -> None:
@@ -661,9 +707,11 @@ def event_name(text: str) -> str:
 
 
 class _EventApply(_Import):
+    NAMES = ("ref", "place")
+    REBUILD = True
+
     def __init__(self, tracker: Any, sheet: Sheet, by: str) -> None:
         super().__init__(tracker, sheet, by)
-        self.streams = _Streams(tracker, sheet, rebuild=True)
         self.codes: dict[str, list[str]] = {}  # ref -> the hulpvormen it has paths for
         self.loaded: dict[tuple[str, str], Any] = {}  # streams this run holds in its batch
 
