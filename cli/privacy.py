@@ -78,11 +78,10 @@ def audit(session: Session, since, who, fmt: str) -> None:
       zov audit --since 2023-10-01 --by "J. de Vries"
       zov audit --format csv > audit.csv
     """
-    from dataclasses import asdict
-
     from transfers.audit import audit_trail
 
-    rows = [asdict(r) for r in audit_trail(session.tracker, since, who)]
+    # vars, not dataclasses.asdict: that deep-copies every value, and took 45% of an audit
+    rows = [dict(vars(r)) for r in audit_trail(session.tracker, since, who)]
     columns = ["id", "recorded_at", "by", "event", "subject", "event_no", "details"]
     if fmt == "table":  # 80 columns: the minute, the event's kind, and its number in `zov show`
         for row in rows:

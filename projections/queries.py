@@ -574,7 +574,7 @@ class PathRow:
     close_reason: str | None  # CloseReason value, once closed
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return dict(vars(self))  # as asdict gives it, without deep-copying every value
 
 
 @dataclass(frozen=True)

@@ -557,15 +557,20 @@ class Tracker(Application):
 
     # -- reading ------------------------------------------------------------------------
 
-    def notifications(self, topics: Sequence[str] = (), page: int = 2_000) -> Iterator[Any]:
+    def notifications(self, topics: Sequence[str] = (), page: int = 2_000,
+                      keys: bool = False) -> Iterator[Any]:
         """The log in recording order (only these topics, if given), page by page, up to its
-        head when the reading began: what is recorded meanwhile is not included."""
+        head when the reading began: what is recorded meanwhile is not included. With
+        `keys`, for a reader that decodes the events, each page's streams' keys are read
+        first, together."""
         stop, start = self.recorder.max_notification_id() or 0, 1
         while start <= stop:
             found = self.recorder.select_notifications(start, page, stop=stop,
                                                        topics=list(topics))
             if not found:
                 return
+            if keys:
+                self.mapper.keys.load_for({n.originator_id for n in found})
             yield from found
             start = found[-1].id + 1
 
@@ -612,7 +617,7 @@ class Tracker(Application):
         wanted = sorted(ids - found)
         if not wanted:
             return found
-        self.mapper.keys.load(wanted)
+        self.mapper.keys.load_for(wanted)
         recorder, to_event = self.recorder, self.mapper.to_domain_event
         sqlite = self.store.kind == "sqlite"
         if sqlite:

@@ -69,7 +69,7 @@ def describe(tracker: Any, stored: Any, notification_id: int) -> dict[str, Any]:
 
 def export_records(tracker: Any, page: int = 2_000) -> Iterator[dict[str, Any]]:
     """Every event in recording order, up to the last one recorded when the export began."""
-    for n in tracker.notifications(page=page):
+    for n in tracker.notifications(page=page, keys=True):
         record = describe(tracker, n, n.id)
         if n.originator_version == 1:  # the keys of the stream's sealed fields (privacy)
             keys = tracker.mapper.keys.exported(n.originator_id)

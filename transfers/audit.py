@@ -32,7 +32,7 @@ def audit_trail(tracker: Any, since: date | None = None, by: str | None = None,
     """Every event recorded on or after `since` (UTC date) by `by` (any case), oldest first."""
     subjects: dict[UUID, str] = {}
     wanted = by.strip().casefold() if by else None
-    for n in tracker.notifications(page=page):
+    for n in tracker.notifications(page=page, keys=True):
         row = _row(tracker.mapper.to_domain_event(n), n.id, n.topic, subjects)
         if since and row.recorded_at.date() < since:
             continue

@@ -455,7 +455,7 @@ def _rebuild(tracker: Any) -> list[Stream]:
     """
     streams: dict[Any, Any] = {}
     to_event = tracker.mapper.to_domain_event
-    for n in tracker.notifications(page=10_000):
+    for n in tracker.notifications(page=10_000, keys=True):
         if n.topic in _REGISTERED:
             streams[n.originator_id] = to_event(n).mutate(None)
         elif n.originator_id in streams:  # not the plan's own events

@@ -203,6 +203,15 @@ class StreamKeys:
                 return []
             raise
 
+    def load_for(self, streams: Iterable[UUID | str]) -> None:
+        """Read the keys of those of these streams not read yet, a query per 500 for all
+        (a page of the log at once, rather than a query per stream as it is decoded)."""
+        ids = {_hex(s) for s in streams} - self._secrets.keys()
+        if ids and not self.only_loaded:
+            self.load(ids)
+            for sid in ids:
+                self._secrets.setdefault(sid, {})  # none: asked, not to be asked again
+
     def exported(self, stream: UUID | str) -> dict[str, str | None]:
         """A stream's key generations as an export line carries them."""
         return {str(g): s for g, s in sorted(self.generations(stream).items())}

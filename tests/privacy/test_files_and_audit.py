@@ -67,3 +67,30 @@ def test_the_audit_trail_says_who_recorded_what_and_when(sqlite_url, cli_runner)
     assert run("audit", "--since", "2099-01-01", "--format", "json").output.strip() == "[]"
     table = run("audit", "--since", start.date().isoformat()).output
     assert "Forgotten #4" in table and "AVG-verzoek 9" in table
+
+
+def test_the_audit_and_an_export_read_the_keys_a_page_of_the_log_at_a_time(store_url,
+                                                                         monkeypatch):
+    # One query per stream as its first event was decoded made both take 2.5-4x as long on
+    # PostgreSQL at 100k paths (audit 96 -> 37 s, export 85 -> 22 s).
+    from transfers.archive import export_records
+    from transfers.audit import audit_trail
+
+    with Tracker.open(store_url) as tracker:
+        tracker.adopt_plan(None, "built-in", "test")
+        with tracker.batch():
+            for i in range(30):
+                tracker.register(f"C-{i}", "MKD", "Stein", "anna")
+    readers = [(lambda t: [r.subject for r in audit_trail(t, page=10)],
+                ["plan"] + [f"C-{i} (MKD)" for i in range(30)]),
+               (lambda t: [r["payload"].get("ref") for r in export_records(t, page=10)],
+                [None] + [f"C-{i}" for i in range(30)])]
+    for read, expected in readers:
+        with Tracker.open(store_url) as tracker:
+            queries: list = []
+            real = tracker.mapper.keys._query
+            monkeypatch.setattr(tracker.mapper.keys, "_query",
+                                lambda *a, real=real, queries=queries: queries.append(a)
+                                or real(*a))
+            assert read(tracker) == expected
+        assert len(queries) <= 4  # 31 events in pages of 10 (each page's keys in one query)
