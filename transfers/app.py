@@ -11,7 +11,7 @@ import os
 import random
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -618,7 +618,7 @@ class Tracker(Application):
         if not wanted:
             return found
         self.mapper.keys.load_for(wanted)
-        recorder, to_event = self.recorder, self.mapper.to_domain_event
+        recorder = self.recorder
         sqlite = self.store.kind == "sqlite"
         if sqlite:
             table, where = recorder.events_table_name, "originator_id IN ({})"
@@ -637,16 +637,29 @@ class Tracker(Application):
                     rows = cursor.fetchall()
             except (PersistenceError, sqlite3.Error) as exc:
                 raise store_failure(exc, f"cannot read the store {self.store.display}") from None
-            streams: dict[UUID, Any] = {}
-            for row in rows:
-                oid = row["originator_id"]
-                oid = oid if isinstance(oid, UUID) else UUID(oid)
-                streams[oid] = to_event(StoredEvent(
-                    originator_id=oid, originator_version=row["originator_version"],
-                    topic=row["topic"], state=bytes(row["state"]))).mutate(streams.get(oid))
+            streams = self.fold(StoredEvent(  # (SQLite keeps the ids as hex text)
+                originator_id=UUID(str(row["originator_id"])),
+                originator_version=row["originator_version"], topic=row["topic"],
+                state=bytes(row["state"])) for row in rows)
             self._batch.update(streams)
             found.update(streams)
         return found
+
+    def fold(self, stored: Iterable[Any], starts: Collection[str] | None = None
+             ) -> dict[UUID, Stream]:
+        """Streams made from their stored events, each stream's in order: the repository's
+        fold (each event mutates the aggregate in turn) without its per-event protocol
+        check, which costs as much as the rest. With `starts`, only the streams whose first
+        event has one of those topics (client paths and places, not the plan)."""
+        to_event = self.mapper.to_domain_event
+        streams: dict[UUID, Any] = {}
+        for item in stored:
+            oid = item.originator_id
+            if oid in streams:
+                streams[oid] = to_event(item).mutate(streams[oid])
+            elif starts is None or item.topic in starts:
+                streams[oid] = to_event(item).mutate(None)
+        return streams
 
     def keep_in_batch(self, *streams: Stream) -> None:
         """Inside a batch: let its later commands use these already loaded streams."""

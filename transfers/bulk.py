@@ -448,19 +448,9 @@ def _originators(tracker: Any) -> Iterator[UUID]:
 
 
 def _rebuild(tracker: Any) -> list[Stream]:
-    """Every client path and place, rebuilt from one read of the whole log.
-
-    The same fold as the repository's (each event mutates the aggregate in turn), without
-    its per-event protocol check, which costs as much as the rest of the rebuild.
-    """
-    streams: dict[Any, Any] = {}
-    to_event = tracker.mapper.to_domain_event
-    for n in tracker.notifications(page=10_000, keys=True):
-        if n.topic in _REGISTERED:
-            streams[n.originator_id] = to_event(n).mutate(None)
-        elif n.originator_id in streams:  # not the plan's own events
-            streams[n.originator_id] = to_event(n).mutate(streams[n.originator_id])
-    return list(streams.values())
+    """Every client path and place, rebuilt from one read of the whole log."""
+    return list(tracker.fold(tracker.notifications(page=10_000, keys=True),
+                             starts=_REGISTERED).values())
 
 
 def _seen(stream: Stream, kind: str, on: date | None, **details: Any) -> bool:
