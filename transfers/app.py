@@ -551,9 +551,9 @@ class Tracker(Application):
         """The Leefhuis places whose history names this client reference."""
         from transfers.place import LeefhuisPlace
 
-        places = [self._get(n.originator_id)
-                  for n in self.notifications([LeefhuisPlace.Registered.TOPIC])]
-        return [p for p in places if any(_names(s.details, ref) for s in p.steps)]
+        ids = [n.originator_id for n in self.notifications([LeefhuisPlace.Registered.TOPIC])]
+        places = self.streams(ids)
+        return [places[i] for i in ids if any(_names(s.details, ref) for s in places[i].steps)]
 
     # -- reading ------------------------------------------------------------------------
 
@@ -605,18 +605,23 @@ class Tracker(Application):
     PRELOAD = 500  # streams read per query
 
     def preload(self, stream_ids: Iterable[UUID]) -> set[UUID]:
-        """Inside a batch: read these streams, those it does not hold yet, with one query per
-        500 (and their keys with one), instead of two queries for each as its commands would
-        (1–1.5 ms a stream on PostgreSQL); the ids of those that exist.
-
-        The same fold as the repository's (each event mutates the aggregate in turn)."""
+        """Inside a batch: read these streams, those it does not hold yet, all together
+        (`streams`), instead of two queries for each as its commands would (1–1.5 ms a
+        stream on PostgreSQL); the ids of those that exist."""
         if self._batch is None:
             raise RuntimeError("preload() is only for use inside `with tracker.batch()`")
         ids = set(stream_ids)
         found = {i for i in ids if i in self._batch}
-        wanted = sorted(ids - found)
+        read = self.streams(ids - found)
+        self._batch.update(read)
+        return found | read.keys()
+
+    def streams(self, stream_ids: Iterable[UUID]) -> dict[UUID, Stream]:
+        """These streams, those that exist, read with one query per 500 and their keys with
+        one, and folded (`fold`)."""
+        wanted = sorted(set(stream_ids))
         if not wanted:
-            return found
+            return {}
         self.mapper.keys.load_for(wanted)
         recorder = self.recorder
         sqlite = self.store.kind == "sqlite"
@@ -627,6 +632,7 @@ class Tracker(Application):
             where = "originator_id = ANY(%s)"
         select = (f"SELECT originator_id, originator_version, topic, state FROM {table} "
                   f"WHERE {where} ORDER BY originator_id, originator_version")
+        streams: dict[UUID, Stream] = {}
         for start in range(0, len(wanted), self.PRELOAD):
             part = wanted[start:start + self.PRELOAD]
             sql, params = ((select.format(", ".join("?" * len(part))), [i.hex for i in part])
@@ -637,13 +643,11 @@ class Tracker(Application):
                     rows = cursor.fetchall()
             except (PersistenceError, sqlite3.Error) as exc:
                 raise store_failure(exc, f"cannot read the store {self.store.display}") from None
-            streams = self.fold(StoredEvent(  # (SQLite keeps the ids as hex text)
+            streams.update(self.fold(StoredEvent(  # (SQLite keeps the ids as hex text)
                 originator_id=UUID(str(row["originator_id"])),
                 originator_version=row["originator_version"], topic=row["topic"],
-                state=bytes(row["state"])) for row in rows)
-            self._batch.update(streams)
-            found.update(streams)
-        return found
+                state=bytes(row["state"])) for row in rows))
+        return streams
 
     def fold(self, stored: Iterable[Any], starts: Collection[str] | None = None
              ) -> dict[UUID, Stream]:
