@@ -53,7 +53,8 @@ class StoreURL:
         parts = urlsplit(self.url)
         if not (parts.password or "sslpassword" in self.libpq):
             return self.url
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        netloc = (parts.netloc.replace(f":{parts.password}@", ":***@") if parts.password
+                  else parts.netloc)
         query = re.sub(r"(?<![^&])sslpassword=[^&]*", "sslpassword=***", parts.query)
         return parts._replace(netloc=netloc, query=query).geturl()
 
