@@ -559,11 +559,16 @@ class Tracker(Application):
 
     def notifications(self, topics: Sequence[str] = (), page: int = 2_000,
                       keys: bool = False) -> Iterator[Any]:
-        """The log in recording order (only these topics, if given), page by page, up to its
-        head when the reading began: what is recorded meanwhile is not included. With
-        `keys`, for a reader that decodes the events, each page's streams' keys are read
-        first, together."""
-        stop, start = self.recorder.max_notification_id() or 0, 1
+        """The log in recording order (only these topics, if given), up to its head when the
+        reading began: what is recorded meanwhile is not included (`notification_pages`)."""
+        for found in self.notification_pages(topics, page, keys):
+            yield from found
+
+    def notification_pages(self, topics: Sequence[str] = (), page: int = 2_000,
+                           keys: bool = False, start: int = 1) -> Iterator[list[Any]]:
+        """The log from position `start` on, a page at a time. With `keys`, for a reader
+        that decodes the events, each page's streams' keys are read first, together."""
+        stop = self.recorder.max_notification_id() or 0
         while start <= stop:
             found = self.recorder.select_notifications(start, page, stop=stop,
                                                        topics=list(topics))
@@ -571,7 +576,7 @@ class Tracker(Application):
                 return
             if keys:
                 self.mapper.keys.load_for({n.originator_id for n in found})
-            yield from found
+            yield found
             start = found[-1].id + 1
 
     def timeline(self, stream: Stream) -> list[TimelineRow]:
@@ -620,9 +625,13 @@ class Tracker(Application):
         """These streams, those that exist, read with one query per 500 and their keys with
         one, and folded (`fold`)."""
         wanted = sorted(set(stream_ids))
-        if not wanted:
-            return {}
         self.mapper.keys.load_for(wanted)
+        return self.fold(self.stored_events(wanted))
+
+    def stored_events(self, stream_ids: Sequence[UUID], first: bool = False
+                      ) -> Iterator[StoredEvent]:
+        """The stored events of these streams (only each one's first, with `first`), each
+        stream's in order, read with one query per 500 streams."""
         recorder = self.recorder
         sqlite = self.store.kind == "sqlite"
         if sqlite:
@@ -630,24 +639,24 @@ class Tracker(Application):
         else:
             table = f'"{recorder.datastore.schema}"."{recorder.events_table_name}"'
             where = "originator_id = ANY(%s)"
+        if first:
+            where += " AND originator_version = 1"
         select = (f"SELECT originator_id, originator_version, topic, state FROM {table} "
                   f"WHERE {where} ORDER BY originator_id, originator_version")
-        streams: dict[UUID, Stream] = {}
-        for start in range(0, len(wanted), self.PRELOAD):
-            part = wanted[start:start + self.PRELOAD]
+        for start in range(0, len(stream_ids), self.PRELOAD):
+            part = stream_ids[start:start + self.PRELOAD]
             sql, params = ((select.format(", ".join("?" * len(part))), [i.hex for i in part])
-                           if sqlite else (select, [part]))
+                           if sqlite else (select, [list(part)]))
             try:
                 with recorder.datastore.transaction(commit=False) as cursor:
                     cursor.execute(sql, params)
                     rows = cursor.fetchall()
             except (PersistenceError, sqlite3.Error) as exc:
                 raise store_failure(exc, f"cannot read the store {self.store.display}") from None
-            streams.update(self.fold(StoredEvent(  # (SQLite keeps the ids as hex text)
-                originator_id=UUID(str(row["originator_id"])),
-                originator_version=row["originator_version"], topic=row["topic"],
-                state=bytes(row["state"])) for row in rows))
-        return streams
+            for row in rows:
+                yield StoredEvent(originator_id=UUID(str(row["originator_id"])),  # (SQLite:
+                                  originator_version=row["originator_version"],  # hex text)
+                                  topic=row["topic"], state=bytes(row["state"]))
 
     def fold(self, stored: Iterable[Any], starts: Collection[str] | None = None
              ) -> dict[UUID, Stream]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import stat
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from tests.privacy.support import REF
 from transfers.app import Tracker
@@ -94,3 +94,37 @@ def test_the_audit_and_an_export_read_the_keys_a_page_of_the_log_at_a_time(store
                                 or real(*a))
             assert read(tracker) == expected
         assert len(queries) <= 4  # 31 events in pages of 10 (each page's keys in one query)
+
+
+def test_audit_since_starts_where_that_day_begins_and_still_names_every_subject(store_url,
+                                                                                monkeypatch):
+    # Recording times come from eventsourcing's clock: set, one day per client.
+    import eventsourcing.domain
+
+    from transfers.audit import audit_trail
+    from transfers.vocab import Outcome
+
+    clock = [datetime(2023, 9, 1, 12, tzinfo=UTC)]
+    monkeypatch.setattr(eventsourcing.domain, "datetime_now_with_tzinfo", lambda: clock[0])
+    with Tracker.open(store_url) as tracker:
+        tracker.adopt_plan(None, "built-in", "beheer")
+        for day in range(10):  # 1-10 September: C-<day> registered, the one before triaged
+            clock[0] = datetime(2023, 9, 1 + day, 12, tzinfo=UTC)
+            tracker.register(f"C-{day}", "MKD", "Stein", "anna")
+            if day:
+                tracker.triage(f"C-{day - 1}", Outcome.TRANSFER, "bert", on=date(2023, 5, 2))
+        tracker.assign("C-0", "JENS", "bert", on=date(2023, 6, 1))  # registered 1 September
+        full = [r for r in audit_trail(tracker, page=4)
+                if r.recorded_at.date() >= date(2023, 9, 8)]
+        starts: list[int] = []
+        real = tracker.recorder.select_notifications
+        monkeypatch.setattr(tracker.recorder, "select_notifications",
+                            lambda start, limit, **k: (starts.append(start) if limit > 1
+                                                       else None) or real(start, limit, **k))
+        since = list(audit_trail(tracker, since=date(2023, 9, 8), page=4))
+    assert since == full and [(r.event, r.subject) for r in since] == [
+        ("ClientPath.Registered", "C-7 (MKD)"), ("ClientPath.Triaged", "C-6 (MKD)"),
+        ("ClientPath.Registered", "C-8 (MKD)"), ("ClientPath.Triaged", "C-7 (MKD)"),
+        ("ClientPath.Registered", "C-9 (MKD)"), ("ClientPath.Triaged", "C-8 (MKD)"),
+        ("ClientPath.ReceiverAssigned", "C-0 (MKD)")]  # named by its registration, read apart
+    assert starts[0] == 13  # 7 September (a day's margin): C-6's registration, not the 1st
