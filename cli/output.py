@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum
 from typing import Any
@@ -67,19 +67,45 @@ def table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], width: int 
     return "\n".join(out)
 
 
-def emit(rows: Sequence[Mapping[str, Any]], fmt: str, columns: Sequence[str]) -> None:
-    """Print rows in the chosen format."""
-    if fmt == "json":
-        click.echo(json.dumps([plain(dict(r)) for r in rows], ensure_ascii=False, indent=2))
-    elif fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(columns)
-        for r in rows:
-            writer.writerow([csv_safe(cell(r.get(c))) for c in columns])
-        click.echo(buffer.getvalue(), nl=False)
-    else:
+def emit(rows: Iterable[Mapping[str, Any]], fmt: str, columns: Sequence[str]) -> None:
+    """Print rows in the chosen format: JSON and CSV as the rows come (a whole log's audit
+    is not held in memory), a table once all are in (its column widths)."""
+    if fmt == "table":
+        rows = list(rows)
         click.echo(table(rows, columns) if rows else "(nothing)")
+        return
+    for text in (_json_parts(rows) if fmt == "json" else _csv_parts(rows, columns)):
+        click.echo(text, nl=False)
+
+
+CHUNK = 1_000  # rows printed at a time
+
+
+def _json_parts(rows: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """The text of json.dumps(list(rows), indent=2) and a newline, a chunk at a time."""
+    parts, first = [], True
+    for r in rows:
+        item = json.dumps(plain(dict(r)), ensure_ascii=False, indent=2).replace("\n", "\n  ")
+        parts.append(("[\n  " if first else ",\n  ") + item)
+        first = False
+        if len(parts) == CHUNK:
+            yield "".join(parts)
+            parts = []
+    parts.append("[]\n" if first else "\n]\n")
+    yield "".join(parts)
+
+
+def _csv_parts(rows: Iterable[Mapping[str, Any]], columns: Sequence[str]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for n, r in enumerate(rows, 1):
+        writer.writerow([csv_safe(cell(r.get(c))) for c in columns])
+        if n % CHUNK == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
 
 
 def emit_one(record: Mapping[str, Any], fmt: str) -> None:
